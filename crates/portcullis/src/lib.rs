@@ -1,0 +1,12 @@
+//! # portcullis
+//!
+//! The security layer a Rust web service puts in front of everything: JWT services, token
+//! storage, a rule firewall, route guards, basic auth, CSRF and security headers, modelled on
+//! ColdBox's cbsecurity.
+//!
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+
+pub use error::{Error, InvalidToken, Result};
