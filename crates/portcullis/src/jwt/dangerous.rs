@@ -60,3 +60,15 @@ pub fn any_issuer(mut validation: Validation) -> Validation {
     validation.issuer = None;
     validation
 }
+
+/// Signs the exact signing input `header_b64.payload_b64` with `key`, whatever the header
+/// says — its `alg` need not match the key. For reproducing published vectors and for
+/// crafting hostile tokens in tests; tokens for use come from
+/// [`TokenBuilder`](super::TokenBuilder).
+pub fn sign_compact(
+    key: &super::SigningKey,
+    header_b64: &str,
+    payload_b64: &str,
+) -> Result<String> {
+    key.sign_input(header_b64, payload_b64)
+}

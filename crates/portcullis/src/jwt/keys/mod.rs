@@ -124,14 +124,21 @@ impl SigningKey {
         self.sign_bytes(&json)
     }
 
-    /// Signs raw payload bytes.
+    /// Signs raw payload bytes under this key's header.
     pub(crate) fn sign_bytes(&self, payload: &[u8]) -> Result<String> {
+        let mut payload_b64 = String::with_capacity(payload.len() * 4 / 3 + 4);
+        b64::encode_into(payload, &mut payload_b64);
+        self.sign_input(&self.header_b64, &payload_b64)
+    }
+
+    /// Signs `header_b64.payload_b64` and returns the compact token.
+    pub(crate) fn sign_input(&self, header_b64: &str, payload_b64: &str) -> Result<String> {
         let capacity =
-            self.header_b64.len() + (payload.len() + self.signer.signature_len()) * 4 / 3 + 8;
+            header_b64.len() + payload_b64.len() + self.signer.signature_len() * 4 / 3 + 8;
         let mut token = String::with_capacity(capacity);
-        token.push_str(&self.header_b64);
+        token.push_str(header_b64);
         token.push('.');
-        b64::encode_into(payload, &mut token);
+        token.push_str(payload_b64);
         let mut signature = [0u8; MAX_SIGNATURE_LEN];
         let len = self.signer.sign(token.as_bytes(), &mut signature)?;
         token.push('.');
