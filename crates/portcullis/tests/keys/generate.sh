@@ -16,6 +16,7 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa/rsa2048.pk
 openssl pkey -in rsa/rsa2048.pkcs8.pem -pubout -out rsa/rsa2048.spki.pem
 cert rsa/rsa2048.pkcs8.pem rsa/rsa2048.cert.pem
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out rsa/rsa3072.pkcs8.pem 2>/dev/null
+openssl pkey -in rsa/rsa3072.pkcs8.pem -pubout -out rsa/rsa3072.spki.pem
 
 for curve in P-256 P-384 P-521; do
   name=$(echo "$curve" | tr -d '-' | tr 'P' 'p')

@@ -262,8 +262,10 @@ impl Verifier {
     }
 }
 
-/// Builds an RSA private key from a PKCS#8 document, keeping `n` and `e` for the checks.
-pub(crate) fn rsa_private_from_pkcs8(pkcs8: &[u8]) -> Result<Material> {
+/// Builds an RSA private key from a PKCS#8 document whose modulus and exponent are `n`, `e`
+/// (checked first, so a weak key gets the precise reason).
+pub(crate) fn rsa_private_from_pkcs8(pkcs8: &[u8], n: &[u8], e: &[u8]) -> Result<Material> {
+    check_rsa_public(n, e)?;
     let pair = RsaKeyPair::from_pkcs8(pkcs8)
         .map_err(|err| key_error(format!("the RSA private key is unusable: {err}")))?;
     rsa_private_from_pair(pair)

@@ -65,7 +65,9 @@ pub(crate) fn material_from_pkcs8(der: &[u8]) -> Result<Material> {
         .map_err(|err| key_error(format!("not a PKCS#8 private key: {err}")))?;
     let oid = info.algorithm.oid;
     if oid == RSA_ENCRYPTION {
-        rsa_private_from_pkcs8(der)
+        let key = pkcs1::RsaPrivateKeyRef::from_der(info.private_key.as_bytes())
+            .map_err(|err| key_error(format!("the RSA private key is malformed: {err}")))?;
+        rsa_private_from_pkcs8(der, key.modulus.as_bytes(), key.public_exponent.as_bytes())
     } else if oid == EC_PUBLIC_KEY {
         let curve = curve_of(info.algorithm.parameters_oid().ok())?;
         Ok(Material::EcPrivate {
