@@ -8,5 +8,6 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod settings;
 
 pub use error::{Error, InvalidToken, Result};
