@@ -1,5 +1,5 @@
 //! CSRF protection (`csrf`, spec §1.3 and §6). Unlike cbsecurity, where this block was
-//! ignored in favour of cbcsrf's own settings ([BUG]), these settings are authoritative.
+//! ignored in favour of cbcsrf's own settings (\[BUG\]), these settings are authoritative.
 //!
 //! ```
 //! use std::time::Duration;

@@ -241,7 +241,7 @@ pub struct FirewallSettings {
     /// `trusted_proxies`: addresses or CIDR ranges of reverse proxies whose
     /// `X-Forwarded-For` may be believed (portcullis addition). Default: none, so the client
     /// address is the peer address. cbsecurity trusted forwarding headers from anyone
-    /// ([WEAK]); listing a range wider than your proxies lets clients spoof their address.
+    /// (\[WEAK\]); listing a range wider than your proxies lets clients spoof their address.
     #[serde(deserialize_with = "list::ip_nets")]
     pub trusted_proxies: Vec<IpNet>,
     /// `modules`: per-module firewall settings, by module (nested router) name.

@@ -75,7 +75,7 @@ keyword_enum! {
     ///
     /// The default is `0`: the browsers' XSS auditors are gone or harmful, and OWASP
     /// recommends `0`. cbsecurity's default mode `block` produced the malformed `1; block`
-    /// ([BUG]); here `block` means the well-formed `1; mode=block`.
+    /// (\[BUG\]); here `block` means the well-formed `1; mode=block`.
     #[derive(Default)]
     pub enum XssMode ("an X-XSS-Protection mode") {
         /// Header value `0`: auditor off. The default.

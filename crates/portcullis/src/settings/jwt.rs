@@ -407,7 +407,8 @@ impl TokenStorageSettings {
         }
         serde_path_to_error::deserialize(Value::Object(map)).map_err(|err| {
             let message = err.inner().to_string();
-            path_error(PROPERTIES_KEY, &err.path().to_string(), &message, driver)
+            let what = format!("property for the {driver} driver");
+            path_error(PROPERTIES_KEY, &err.path().to_string(), &message, &what)
         })
     }
 
@@ -474,7 +475,7 @@ impl TokenStorageSettings {
 pub struct JwtSettings {
     /// `issuer`: the `iss` claim written and the only one accepted. Default: `""`, meaning
     /// `portcullis` (see [`JwtSettings::effective_issuer`]). cbsecurity derived it from the
-    /// host of the first request ([WEAK]); set it explicitly when several services share a
+    /// host of the first request (\[WEAK\]); set it explicitly when several services share a
     /// key.
     pub issuer: String,
     /// `secret_key`: the HMAC secret (HS* algorithms), as UTF-8 bytes like cbsecurity.

@@ -149,7 +149,7 @@ impl RuleSpec {
     }
 
     /// Fills every key this rule left empty from `defaults` (spec §2.3, the intended
-    /// semantics; cbsecurity's `defaults` could only add non-template keys **[BUG]**).
+    /// semantics; cbsecurity's `defaults` could only add non-template keys **\[BUG\]**).
     /// `id` is never taken from defaults. Extra keys are added when absent.
     pub fn apply_defaults(&mut self, defaults: &RuleSpec) {
         fn list<T: Clone>(own: &mut Vec<T>, default: &[T]) {
@@ -514,7 +514,7 @@ pub struct RulesSettings {
     /// `use_ssl`: force https on every firewall redirect. Default: `false`.
     pub use_ssl: bool,
     /// `defaults`: a partial rule whose keys fill every key a rule leaves empty. portcullis
-    /// applies them to standard keys too (cbsecurity's [BUG] made them add only extra keys).
+    /// applies them to standard keys too (cbsecurity's \[BUG\] made them add only extra keys).
     /// Default: empty.
     pub defaults: RuleSpec,
     /// `inline`: the rules declared in settings, in order (first applying rule wins).
@@ -548,7 +548,7 @@ pub struct ModuleRulesSettings {
     pub defaults: RuleSpec,
     /// `inline`: the module's rules, tagged with the module's name. Default: none.
     pub inline: Vec<RuleSpec>,
-    /// `provider`: an external source for the module's rules. Unlike cbsecurity ([BUG]) its
+    /// `provider`: an external source for the module's rules. Unlike cbsecurity (\[BUG\]) its
     /// rules are added after `inline` instead of replacing them. Default: none.
     pub provider: RuleProvider,
 }
