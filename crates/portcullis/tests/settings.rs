@@ -600,6 +600,48 @@ fn environment_overrides_at_several_depths() {
 }
 
 #[test]
+fn environment_reaches_rule_settings_and_whole_tables() {
+    let s = Settings::load_with_env(
+        SettingsSource::Defaults,
+        env(&[
+            (
+                "PORTCULLIS_FIREWALL__DEFAULT_AUTHENTICATION_ACTION",
+                "BLOCK",
+            ),
+            ("PORTCULLIS_FIREWALL__DEFAULT_AUTHORIZATION_ACTION", "block"),
+            ("PORTCULLIS_FIREWALL__RULES__USE_REGEX", "no"),
+            (
+                "PORTCULLIS_FIREWALL__RULES__INLINE",
+                "[ { secureList = '^admin', roles = 'admin' } ]",
+            ),
+            (
+                "PORTCULLIS_SECURITY_HEADERS__HSTS",
+                "{ include_sub_domains = true }",
+            ),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.firewall.default_authentication_action, Action::Block);
+    assert!(!s.firewall.rules.use_regex);
+    assert_eq!(s.firewall.rules.inline[0].roles, vec!["admin"]);
+    assert!(s.security_headers.hsts.include_sub_domains);
+    assert_eq!(s.security_headers.hsts.max_age, 31_536_000);
+}
+
+#[test]
+fn from_env_reads_the_process_environment_without_panicking() {
+    let ours = std::env::vars_os().any(|(name, _)| {
+        name.to_str()
+            .is_some_and(|n| n.starts_with(ENV_PREFIX) && n.contains("__"))
+    });
+    let result = Settings::from_env();
+    if !ours {
+        let settings = result.expect("defaults plus an environment without settings variables");
+        assert_eq!(settings.jwt.expiration, minutes(60));
+    }
+}
+
+#[test]
 fn environment_beats_the_file() {
     let file = fixture("cbsecurity-like.toml");
     let s = Settings::load_with_env(

@@ -81,12 +81,17 @@ fn set(table: &mut Table, path: &[String], value: Value, var: &str) -> Result<()
             Value::Table(inner) => inner,
             other => {
                 let key = path[..=depth].join(".");
+                let kind = other.type_str();
+                let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
                 return Err(Error::config(
                     key,
                     format!(
-                        "is a {} in the settings, so {var} cannot set a key inside it; write it \
-                         as a table",
-                        other.type_str()
+                        "is {article} {kind} in the settings, so {var} cannot set a key inside \
+                         it; write it as a table"
                     ),
                 ));
             }

@@ -87,7 +87,8 @@ impl Algorithm {
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum KeySource {
-    /// A file holding PEM, DER or JWK JSON, read when the JWT service starts.
+    /// A file holding PEM, DER or JWK JSON, read when the JWT service starts. A relative
+    /// path is relative to the process's working directory.
     File(PathBuf),
     /// PEM text given inline.
     Pem(Secret),

@@ -118,7 +118,7 @@ fn parse_toml(text: &str, origin: &str) -> Result<Table> {
         let position = err
             .span()
             .map(|span| {
-                let before = &text[..span.start.min(text.len())];
+                let before = text.get(..span.start).unwrap_or(text);
                 let line = before.matches('\n').count() + 1;
                 let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
                 format!(" (line {line}, column {column})")
