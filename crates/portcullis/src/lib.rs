@@ -9,5 +9,6 @@
 
 mod error;
 pub mod jwt;
+pub mod settings;
 
 pub use error::{Error, InvalidToken, Result};

@@ -1,0 +1,135 @@
+//! CSRF protection (`csrf`, spec §1.3 and §6). Unlike cbsecurity, where this block was
+//! ignored in favour of cbcsrf's own settings (\[BUG\]), these settings are authoritative.
+//!
+//! ```
+//! use std::time::Duration;
+//! use portcullis::settings::Settings;
+//!
+//! let settings = Settings::from_toml_str(r#"
+//!     [csrf]
+//!     enable_auto_verifier = true
+//!     verify_excludes = "^api\\., ^webhooks\\."
+//!     rotation_timeout = "2h"
+//!     fetch_metadata = { enabled = true, allowed_origins = ["https://app.example.com"] }
+//! "#).unwrap();
+//! assert_eq!(settings.csrf.verify_excludes, vec!["^api\\.", "^webhooks\\."]);
+//! assert_eq!(settings.csrf.rotation_timeout, Duration::from_secs(7200));
+//! assert!(settings.csrf.enable_auth_token_rotator);
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::duration;
+use super::list;
+use crate::{Error, Result};
+
+/// Fetch Metadata checks (portcullis addition): refuse state-changing cross-site requests
+/// using the `Sec-Fetch-Site` header (and `Origin` when it is missing).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct FetchMetadataSettings {
+    /// `enabled`. Default: `false`.
+    pub enabled: bool,
+    /// `allowed_origins`: other origins allowed to send state-changing requests, written
+    /// `scheme://host[:port]`; comma string or array. Default: none (same origin only).
+    #[serde(deserialize_with = "list::strings")]
+    pub allowed_origins: Vec<String>,
+}
+
+/// The CSRF section (`csrf`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct CsrfSettings {
+    /// `enable_auto_verifier`: verify a token on every request except GET, HEAD and OPTIONS.
+    /// Default: `false` (then routes must verify explicitly).
+    pub enable_auto_verifier: bool,
+    /// `verify_excludes`: routes the auto verifier skips, as case-insensitive unanchored
+    /// regular expressions; comma string or array. Default: none. A loose pattern exempts
+    /// more than you meant: anchor with `^`.
+    #[serde(deserialize_with = "list::strings")]
+    pub verify_excludes: Vec<String>,
+    /// `rotation_timeout`: token lifetime; minutes or a literal; `0` = never expires.
+    /// Default: 30 minutes.
+    #[serde(with = "duration::minutes")]
+    pub rotation_timeout: Duration,
+    /// `enable_endpoint`: serve `GET /cbcsrf/generate/{key}` to authenticated users.
+    /// Default: `false`.
+    pub enable_endpoint: bool,
+    /// `enable_auth_token_rotator`: discard the session's tokens at login and logout.
+    /// Default: `true` (as cbsecurity; cbcsrf alone defaulted to `false`).
+    pub enable_auth_token_rotator: bool,
+    /// `fetch_metadata`: Fetch Metadata checks. Default: disabled.
+    pub fetch_metadata: FetchMetadataSettings,
+}
+
+impl Default for CsrfSettings {
+    fn default() -> Self {
+        CsrfSettings {
+            enable_auto_verifier: false,
+            verify_excludes: Vec::new(),
+            rotation_timeout: Duration::from_secs(30 * 60),
+            enable_endpoint: false,
+            enable_auth_token_rotator: true,
+            fetch_metadata: FetchMetadataSettings::default(),
+        }
+    }
+}
+
+/// `true` if `origin` is `http(s)://host[:port]` with nothing after the authority.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !authority.is_empty()
+        && !authority.contains(['/', '?', '#', '@', ' '])
+        && list::is_header_value(authority)
+}
+
+impl CsrfSettings {
+    /// Checks the section; errors name the offending key.
+    pub(crate) fn validate(&self) -> Result<()> {
+        for origin in &self.fetch_metadata.allowed_origins {
+            if !is_origin(origin) {
+                return Err(Error::config(
+                    "csrf.fetch_metadata.allowed_origins",
+                    format!(
+                        "{origin:?} is not an origin (write scheme://host[:port], without a \
+                         path or trailing slash)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        assert!(is_origin("https://app.example.com"));
+        assert!(is_origin("http://localhost:8080"));
+        assert!(!is_origin("https://app.example.com/"));
+        assert!(!is_origin("app.example.com"));
+        assert!(!is_origin("ftp://x"));
+        let csrf: CsrfSettings =
+            toml::from_str("fetch_metadata = { allowed_origins = 'https://a.example/x' }").unwrap();
+        let err = csrf.validate().unwrap_err();
+        assert!(
+            matches!(err, Error::Config { ref key, .. } if key == "csrf.fetch_metadata.allowed_origins")
+        );
+    }
+
+    #[test]
+    fn zero_means_never() {
+        let csrf: CsrfSettings = toml::from_str("rotation_timeout = 0").unwrap();
+        assert!(csrf.rotation_timeout.is_zero());
+    }
+}
