@@ -1,2 +1,77 @@
-//! The `portcullis` command.
-fn main() {}
+//! The `portcullis` command: token tools for people who debug tokens, and (later) the gateway.
+//!
+//! ```text
+//! portcullis gen-secret [--bytes N]
+//! portcullis token create --alg ALG (--secret S | --secret-file F | --key FILE) [options]
+//! portcullis token verify --alg ALG (--secret S | --secret-file F | --key FILE) [options] TOKEN
+//! portcullis token decode TOKEN
+//! ```
+//!
+//! Exit status: 0 on success, 1 when a token is refused, 2 for a usage or configuration error.
+
+mod keys;
+mod secret;
+mod token;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The security layer in front of your service: token tools and the gateway.
+#[derive(Parser)]
+#[command(name = "portcullis", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a new random secret for HS256/384/512, base64url-encoded.
+    GenSecret(secret::GenSecret),
+    /// Create, verify or decode JSON Web Tokens.
+    #[command(subcommand)]
+    Token(Box<token::TokenCommand>),
+}
+
+/// How a command ended: the exit status and what to print on stderr.
+pub(crate) struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl Failure {
+    /// A usage or configuration error (exit 2).
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            status: 2,
+            message: format!("error: {}", message.into()),
+        }
+    }
+
+    /// A refused token (exit 1): one line naming the error kind and reason.
+    pub(crate) fn refused(message: impl Into<String>) -> Self {
+        Failure {
+            status: 1,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::GenSecret(args) => secret::run(&args),
+        Command::Token(command) => token::run(*command),
+    };
+    match result {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("{}", failure.message);
+            ExitCode::from(failure.status)
+        }
+    }
+}

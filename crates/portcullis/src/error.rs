@@ -88,6 +88,18 @@ impl Error {
         }
     }
 
+    /// Re-labels a configuration error raised while loading a key with the setting (or
+    /// argument) the key came from; other errors are returned unchanged.
+    pub fn for_setting(self, key: impl Into<String>) -> Self {
+        match self {
+            Error::Config { reason, .. } => Error::Config {
+                key: key.into(),
+                reason,
+            },
+            other => other,
+        }
+    }
+
     /// Builds a [`Error::TokenInvalid`].
     pub fn invalid(reason: InvalidToken) -> Self {
         Error::TokenInvalid { reason }

@@ -422,7 +422,7 @@ fn bad_algorithm_names_the_key() {
     let (key, reason) = error_of("[jwt]\nalgorithm = 'none'");
     assert_eq!(key, "jwt.algorithm");
     assert!(
-        reason.starts_with("\"none\" is not a JWT algorithm (use one of: HS256"),
+        reason.starts_with("\"none\" is not a supported JWS algorithm (use one of HS256"),
         "{reason}"
     );
     let s = Settings::from_toml_str("[jwt]\nalgorithm = 'hs384'").unwrap();

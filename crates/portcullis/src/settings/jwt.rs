@@ -33,51 +33,8 @@ use super::list;
 use super::load::path_error;
 use super::properties::Properties;
 use super::secret::{Secret, REDACTED};
+pub use crate::jwt::Algorithm;
 use crate::{Error, Result};
-
-keyword_enum! {
-    /// The JWS algorithm tokens are signed with; the only one accepted on verification.
-    /// Read case-insensitively, stored in the canonical (RFC 7518) spelling.
-    #[derive(Default)]
-    #[allow(clippy::upper_case_acronyms)]
-    pub enum Algorithm ("a JWT algorithm") {
-        /// HMAC SHA-256 (shared secret).
-        HS256 = "HS256",
-        /// HMAC SHA-384 (shared secret).
-        HS384 = "HS384",
-        /// HMAC SHA-512 (shared secret). The default, as cbsecurity.
-        #[default]
-        HS512 = "HS512",
-        /// RSASSA-PKCS1-v1_5 SHA-256.
-        RS256 = "RS256",
-        /// RSASSA-PKCS1-v1_5 SHA-384.
-        RS384 = "RS384",
-        /// RSASSA-PKCS1-v1_5 SHA-512.
-        RS512 = "RS512",
-        /// RSASSA-PSS SHA-256.
-        PS256 = "PS256",
-        /// RSASSA-PSS SHA-384.
-        PS384 = "PS384",
-        /// RSASSA-PSS SHA-512.
-        PS512 = "PS512",
-        /// ECDSA P-256 SHA-256.
-        ES256 = "ES256",
-        /// ECDSA P-384 SHA-384.
-        ES384 = "ES384",
-        /// ECDSA P-521 SHA-512.
-        ES512 = "ES512",
-        /// Ed25519.
-        EdDSA = "EdDSA",
-    }
-}
-
-impl Algorithm {
-    /// `true` for the HMAC algorithms (HS*), which use `secret_key`; `false` for the
-    /// asymmetric ones, which use `signing_key` / `verification_keys`.
-    pub const fn is_hmac(self) -> bool {
-        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-    }
-}
 
 /// Where a signing or verification key comes from.
 ///
@@ -481,8 +438,9 @@ pub struct JwtSettings {
     pub issuer: String,
     /// `secret_key`: the HMAC secret (HS* algorithms), as UTF-8 bytes like cbsecurity.
     /// Default: `""`, then the environment variable `JWT_SECRET` (as cbsecurity). Never
-    /// printed. Empty at JWT start-up is an error (cbsecurity generated a random key per
-    /// restart). A short secret weakens every token: use at least as many random bytes as
+    /// printed. Empty at JWT start-up: a random secret is generated for the process and a
+    /// warning logged, as cbsecurity does — tokens then die with the process and are not
+    /// shared between instances. A short secret weakens every token: use at least as many random bytes as
     /// the hash (32 for HS256, 64 for HS512).
     pub secret_key: Secret,
     /// `secret_key_file`: read the HMAC secret from this file, bytes exactly as stored (no
@@ -762,9 +720,9 @@ mod tests {
 
     #[test]
     fn algorithms() {
-        assert_eq!(Algorithm::parse("eddsa"), Some(Algorithm::EdDSA));
-        assert_eq!(Algorithm::parse("ps384"), Some(Algorithm::PS384));
-        assert_eq!(Algorithm::parse("none"), None);
+        assert_eq!("eddsa".parse::<Algorithm>().ok(), Some(Algorithm::EdDSA));
+        assert_eq!("ps384".parse::<Algorithm>().ok(), Some(Algorithm::PS384));
+        assert!("none".parse::<Algorithm>().is_err());
         assert!(Algorithm::HS384.is_hmac());
         assert!(!Algorithm::ES256.is_hmac());
         assert_eq!(
