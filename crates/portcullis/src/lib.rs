@@ -10,5 +10,6 @@
 mod error;
 pub mod jwt;
 pub mod settings;
+pub mod storage;
 
 pub use error::{Error, InvalidToken, Result};
