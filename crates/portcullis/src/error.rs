@@ -45,6 +45,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The token is valid but its subject is not a known user (cbsecurity
+    /// `InvalidTokenUser`).
+    #[error("the token's subject is not a known user")]
+    UnknownUser,
+
+    /// Refresh tokens are not enabled (`jwt.enable_refresh_tokens`; cbsecurity
+    /// `RefreshTokensNotActive`).
+    #[error("refresh tokens are not enabled (jwt.enable_refresh_tokens)")]
+    RefreshTokensNotActive,
+
     /// A username/password pair did not match (cbauth `InvalidCredentials`).
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -106,14 +116,16 @@ impl Error {
     }
 
     /// A short, stable, lower-case name for the error's kind, for logs, metrics and the CLI:
-    /// `not_found`, `expired`, `invalid`, `rejected`, `invalid_credentials`, `config`,
-    /// `unavailable` or `io`.
+    /// `not_found`, `expired`, `invalid`, `rejected`, `unknown_user`, `refresh_disabled`,
+    /// `invalid_credentials`, `config`, `unavailable` or `io`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::TokenNotFound => "not_found",
             Error::TokenExpired => "expired",
             Error::TokenInvalid { .. } => "invalid",
             Error::TokenRejected { .. } => "rejected",
+            Error::UnknownUser => "unknown_user",
+            Error::RefreshTokensNotActive => "refresh_disabled",
             Error::InvalidCredentials => "invalid_credentials",
             Error::Config { .. } => "config",
             Error::Unavailable { .. } => "unavailable",

@@ -7,8 +7,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 mod error;
+pub mod events;
 pub mod jwt;
+pub mod response;
 pub mod settings;
 pub mod storage;
 

@@ -179,7 +179,7 @@ impl<'u> TokenBuilder<'u> {
         payload.insert("iat".into(), Value::from(iat));
         payload.insert("sub".into(), Value::from(self.subject.as_str()));
         payload.insert("exp".into(), Value::from(iat.saturating_add(lifetime)));
-        payload.insert("jti".into(), Value::from(new_jti()?));
+        payload.insert("jti".into(), Value::from(random_id()?));
         payload.insert("scope".into(), Value::from(self.scopes.join(" ")));
         if let Some(nbf) = self.not_before {
             payload.insert("nbf".into(), Value::from(nbf));
@@ -232,7 +232,7 @@ impl<'u> TokenBuilder<'u> {
 }
 
 /// A 128-bit random token id from the operating system's CSPRNG, as 32 lowercase hex digits.
-fn new_jti() -> Result<String> {
+pub(crate) fn random_id() -> Result<String> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes)
         .map_err(|_| Error::config("jti", "the system random number generator failed"))?;

@@ -39,16 +39,24 @@ mod header;
 mod json;
 mod keys;
 mod payload;
+mod raw;
+mod service;
 mod subject;
 mod validation;
 mod verifier;
+mod web;
 
+pub use self::web::{refresh_endpoint, JwtAuth, JwtAuthLayer, ResponseFuture, REFRESH_PATH};
 pub use algorithm::{Algorithm, Curve, KeyFamily};
 pub use builder::{ClaimFn, IssuedToken, TokenBuilder, DEFAULT_ACCESS_LIFETIME};
 pub use claims::{Claims, TokenType};
 pub use config::JwtKeys;
 pub use keys::{SigningKey, VerifyingKey};
 pub use payload::{CBSECURITY_REFRESH, TOKEN_USE};
+pub use raw::Jwt;
+pub use service::{
+    bearer_token, Authenticated, JwtService, JwtServiceBuilder, TokenPair, SESSION_CLAIM,
+};
 pub use subject::JwtSubject;
 pub use validation::{Validation, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_REQUIRED_CLAIMS};
 pub use verifier::{JwtVerifier, VerifiedJws};

@@ -103,7 +103,14 @@ impl Validation {
     }
 
     /// Applies every check to a parsed payload, at time `now` (Unix seconds).
-    pub(crate) fn check(&self, raw: RawClaims, expected: TokenType, now: i64) -> Result<Claims> {
+    ///
+    /// `expected: None` accepts either token type (cbsecurity's `decode`).
+    pub(crate) fn check(
+        &self,
+        raw: RawClaims,
+        expected: Option<TokenType>,
+        now: i64,
+    ) -> Result<Claims> {
         let invalid = |reason| Err(Error::invalid(reason));
         match raw.exp {
             Slot::WrongType => return invalid(type_error("exp", A_NUMERIC_DATE)),
@@ -146,9 +153,16 @@ impl Validation {
         let claims = raw.into_claims().map_err(Error::invalid)?;
         let conflicting = claims.token_use.as_deref() == Some("access")
             && claims.cbsecurity_refresh == Some(true);
-        if conflicting || claims.token_type() != expected {
-            return invalid(InvalidToken::WrongTokenType {
-                expected: expected.as_str(),
+        if let Some(expected) = expected {
+            if conflicting || claims.token_type() != expected {
+                return invalid(InvalidToken::WrongTokenType {
+                    expected: expected.as_str(),
+                });
+            }
+        } else if conflicting {
+            return invalid(InvalidToken::ClaimType {
+                claim: "token_use",
+                expected: "consistent with cbsecurity_refresh",
             });
         }
         Ok(claims)
@@ -178,7 +192,7 @@ mod tests {
 
     fn check(json: &str, now: i64) -> Result<Claims> {
         let raw = RawClaims::parse(json.as_bytes()).map_err(Error::invalid)?;
-        Validation::new("me").check(raw, TokenType::Access, now)
+        Validation::new("me").check(raw, Some(TokenType::Access), now)
     }
 
     const FULL: &str = r#""jti":"j","iss":"me","iat":1,"sub":"s","scope":"""#;
@@ -190,7 +204,7 @@ mod tests {
         assert!(matches!(check(&token, 100), Err(Error::TokenExpired)));
         let raw = RawClaims::parse(token.as_bytes()).unwrap();
         let lenient = Validation::new("me").leeway(Duration::from_secs(5));
-        assert!(lenient.check(raw, TokenType::Access, 104).is_ok());
+        assert!(lenient.check(raw, Some(TokenType::Access), 104).is_ok());
     }
 
     #[test]
@@ -227,13 +241,13 @@ mod tests {
         assert!(err.contains("not an access token"), "{err}");
         let raw = RawClaims::parse(refresh.as_bytes()).unwrap();
         assert!(Validation::new("me")
-            .check(raw, TokenType::Refresh, 50)
+            .check(raw, Some(TokenType::Refresh), 50)
             .is_ok());
 
         let access = format!(r#"{{{FULL},"exp":100}}"#);
         let raw = RawClaims::parse(access.as_bytes()).unwrap();
         let err = Validation::new("me")
-            .check(raw, TokenType::Refresh, 50)
+            .check(raw, Some(TokenType::Refresh), 50)
             .unwrap_err();
         assert!(err.to_string().contains("not a refresh token"), "{err}");
 
@@ -252,7 +266,7 @@ mod tests {
         let validation = Validation::new("me").audience("api");
         let run = |json: String| {
             let raw = RawClaims::parse(json.as_bytes()).unwrap();
-            validation.clone().check(raw, TokenType::Access, 50)
+            validation.clone().check(raw, Some(TokenType::Access), 50)
         };
         assert!(run(format!(r#"{{{FULL},"exp":100,"aud":["web","api"]}}"#)).is_ok());
         assert!(run(format!(r#"{{{FULL},"exp":100,"aud":"api"}}"#)).is_ok());

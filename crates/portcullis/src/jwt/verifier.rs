@@ -113,8 +113,18 @@ impl JwtVerifier {
         self.verify_at(token, TokenType::Refresh, now())
     }
 
+    /// Verifies a token of either type now: every check but the token type (cbsecurity's
+    /// `decode`, used to revoke whatever token is presented).
+    pub fn decode(&self, token: &str) -> Result<Claims> {
+        self.verify_inner(token, None, now())
+    }
+
     /// Verifies a token of the `expected` type as of `now` (Unix seconds).
     pub fn verify_at(&self, token: &str, expected: TokenType, now: i64) -> Result<Claims> {
+        self.verify_inner(token, Some(expected), now)
+    }
+
+    fn verify_inner(&self, token: &str, expected: Option<TokenType>, now: i64) -> Result<Claims> {
         let parts = self.split(token)?;
         self.check_signature(&parts)?;
         let payload = decode_segment(parts.payload, "payload")?;

@@ -1,0 +1,84 @@
+//! Users and where they come from: the traits the JWT service and the firewall's validators
+//! rely on (cbsecurity's `IAuthUser` and `IUserService`).
+//!
+//! ```
+//! use portcullis::auth::AuthUser;
+//!
+//! struct User { id: u64, roles: Vec<String>, permissions: Vec<String> }
+//!
+//! impl AuthUser for User {
+//!     fn id(&self) -> String { self.id.to_string() }
+//!     fn roles(&self) -> &[String] { &self.roles }
+//!     fn permissions(&self) -> &[String] { &self.permissions }
+//! }
+//!
+//! let user = User { id: 1, roles: vec!["Admin".into()], permissions: vec![] };
+//! assert!(user.has_role("admin")); // case-insensitive, as cbsecurity
+//! assert!(!user.has_permission("orders:read"));
+//! ```
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// An authenticated user: an id, roles and permissions.
+///
+/// Object-safe, so events and request extensions can carry any user type.
+pub trait AuthUser: Send + Sync + 'static {
+    /// The user's stable id: the `sub` of their tokens.
+    fn id(&self) -> String;
+
+    /// The user's roles. Default: none.
+    fn roles(&self) -> &[String] {
+        &[]
+    }
+
+    /// The user's permissions. Default: none.
+    fn permissions(&self) -> &[String] {
+        &[]
+    }
+
+    /// Whether the user has `role`, ignoring ASCII case (cbsecurity's Authorizable).
+    fn has_role(&self, role: &str) -> bool {
+        self.roles().iter().any(|r| r.eq_ignore_ascii_case(role))
+    }
+
+    /// Whether the user has `permission`, ignoring ASCII case.
+    fn has_permission(&self, permission: &str) -> bool {
+        self.permissions()
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(permission))
+    }
+}
+
+/// Where users are looked up (cbsecurity's `IUserService`).
+#[async_trait]
+pub trait UserService: Send + Sync + 'static {
+    /// The user type this service returns.
+    type User: AuthUser + Clone;
+
+    /// Whether `password` is `username`'s password. Implementations must take the same time
+    /// whether or not the user exists, and compare in constant time.
+    async fn is_valid_credentials(&self, username: &str, password: &str) -> Result<bool>;
+
+    /// The user named `username`.
+    async fn retrieve_user_by_username(&self, username: &str) -> Result<Option<Self::User>>;
+
+    /// The user whose id is `id` (a token's `sub`).
+    async fn retrieve_user_by_id(&self, id: &str) -> Result<Option<Self::User>>;
+
+    /// The user named `username` if `password` is theirs. The default checks the
+    /// credentials, then loads the user.
+    async fn authenticate(&self, username: &str, password: &str) -> Result<Option<Self::User>> {
+        if self.is_valid_credentials(username, password).await? {
+            self.retrieve_user_by_username(username).await
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// The authenticated user of the current request, as put into the request's extensions by
+/// the JWT layer or the firewall; also the axum extractor for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentUser<U>(pub U);
