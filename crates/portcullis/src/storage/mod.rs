@@ -35,11 +35,27 @@
 //! assert!(family.revoked);
 //! ```
 
+mod clock;
+mod failure;
 mod family;
+#[cfg(feature = "storage-memory")]
+mod memory;
+#[cfg(feature = "storage-redis")]
+mod redis;
+mod select;
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+mod sql;
 
 use async_trait::async_trait;
 
 pub use self::family::{FamilyState, NextRefresh, Rotation};
+#[cfg(feature = "storage-memory")]
+pub use self::memory::MemoryStorage;
+#[cfg(feature = "storage-redis")]
+pub use self::redis::RedisStorage;
+pub use self::select::from_settings;
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+pub use self::sql::SqlStorage;
 pub use crate::settings::StorageMode;
 use crate::Result;
 
