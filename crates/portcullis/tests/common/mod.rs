@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: fixture keys by algorithm.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod users;
+
 use std::path::PathBuf;
 
 use portcullis::jwt::{Algorithm, JwtVerifier, SigningKey, Validation, VerifyingKey};
