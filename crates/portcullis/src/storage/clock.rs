@@ -8,6 +8,11 @@
 pub(crate) const MAX_TIME: i64 = 253_402_300_799;
 
 /// The current time in Unix seconds.
+#[cfg(any(
+    feature = "storage-memory",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -20,11 +25,16 @@ pub(crate) fn clamp(time: i64) -> i64 {
 }
 
 /// Whether something expiring at `expires_at` is still live at `now`.
+#[cfg(any(
+    feature = "storage-memory",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
 pub(crate) fn is_live(expires_at: i64, now: i64) -> bool {
     now < expires_at
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "storage-memory"))]
 mod tests {
     use super::*;
 
