@@ -2,6 +2,12 @@
 //!
 //! Every driver decides "is this record live?" the same way: a record is live while
 //! `now < expires_at`, both in Unix seconds.
+//!
+//! ```text
+//! expires_at = 1_900_000_000
+//! now = 1_899_999_999  → live
+//! now = 1_900_000_000  → expired (the same second as `exp`: RFC 7519 "on or after")
+//! ```
 
 /// The latest time any driver stores: 9999-12-31T23:59:59Z. Later expiries are clamped to it,
 /// so that no backend refuses a far-future date.
