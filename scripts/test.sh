@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (`.ci/run` calls exactly this script).
 #
-# 1. formatting and lints (rustfmt, clippy with warnings denied, rustdoc links);
-# 2. every test of the workspace: unit tests, integration tests against real servers, and
-#    doc examples.
+# 1. formatting and lints (rustfmt, clippy with warnings denied — default features and all
+#    features —, rustdoc links);
+# 2. private Redis and PostgreSQL servers for the token storage tests (scripts/services.sh:
+#    installed with apt-get when missing, started on free loopback ports, stopped on exit);
+# 3. every test of the workspace with every feature: unit tests, integration tests against
+#    the real servers, and doc examples.
+#
+# PORTCULLIS_SKIP_SERVICES=1 starts no server and skips the tests that need one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/services.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy (warnings denied)"
+step "cargo clippy, default features (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy, all features (warnings denied)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
 step "cargo doc (broken links denied)"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked --quiet
+
+step "services: Redis and PostgreSQL"
+services_start
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --all-features --locked
 
 step "all tests passed"

@@ -2,12 +2,23 @@
 //!
 //! Every driver decides "is this record live?" the same way: a record is live while
 //! `now < expires_at`, both in Unix seconds.
+//!
+//! ```text
+//! expires_at = 1_900_000_000
+//! now = 1_899_999_999  → live
+//! now = 1_900_000_000  → expired (the same second as `exp`: RFC 7519 "on or after")
+//! ```
 
 /// The latest time any driver stores: 9999-12-31T23:59:59Z. Later expiries are clamped to it,
 /// so that no backend refuses a far-future date.
 pub(crate) const MAX_TIME: i64 = 253_402_300_799;
 
 /// The current time in Unix seconds.
+#[cfg(any(
+    feature = "storage-memory",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -20,11 +31,16 @@ pub(crate) fn clamp(time: i64) -> i64 {
 }
 
 /// Whether something expiring at `expires_at` is still live at `now`.
+#[cfg(any(
+    feature = "storage-memory",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
 pub(crate) fn is_live(expires_at: i64, now: i64) -> bool {
     now < expires_at
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "storage-memory"))]
 mod tests {
     use super::*;
 

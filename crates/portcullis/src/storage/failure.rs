@@ -4,6 +4,12 @@
 //! a password (`postgres://user:secret@host/db`, `redis://:secret@host`). A [`Redactor`] is
 //! built from the URL once, at connect, and replaces the URL and its password wherever they
 //! appear before the text goes into an error.
+//!
+//! ```text
+//! url:     postgres://app:s3cret@db:5432/auth
+//! backend: error connecting to postgres://app:s3cret@db:5432/auth
+//! error:   token storage is unavailable: cannot create the token tables: error connecting to <redacted>
+//! ```
 
 use std::fmt::Display;
 

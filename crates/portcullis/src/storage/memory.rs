@@ -1,18 +1,5 @@
 //! [`MemoryStorage`]: token storage in process memory (feature `storage-memory`).
 //!
-//! Three [moka](https://docs.rs/moka) caches — token records, revocation epochs, refresh
-//! families — in which every entry lives exactly until its own expiry (`expires_at`,
-//! `keep_until`, the family's `expires_at`) and is then forgotten. There is **no capacity
-//! limit and no eviction**: a cache that evicted under memory pressure would silently revoke
-//! live tokens (allowlist mode) or silently un-revoke them (denylist mode), which is what
-//! cbsecurity's CacheBox storage did. The cost is memory proportional to the live entries:
-//! roughly the token's length plus 200 bytes per recorded token (about 1 KiB for a typical
-//! allowlisted access token, about 250 bytes for a denylisted `jti`), so a million live
-//! allowlisted tokens need about 1 GiB. Size it, or use the `sql`/`redis` drivers.
-//!
-//! Memory is not shared between instances and does not survive a restart: use it for one
-//! instance, tests and development.
-//!
 //! ```
 //! use portcullis::storage::{MemoryStorage, Probe, StoredToken, TokenStorage};
 //!
@@ -46,8 +33,19 @@ use super::clock;
 use super::{FamilyState, StoredToken, TokenStorage};
 use crate::Result;
 
-/// Token storage in process memory: nothing to install, nothing shared, nothing kept across
-/// restarts. See the [module documentation](self) for its memory cost.
+/// Token storage in process memory (feature `storage-memory`): nothing to install, nothing
+/// shared between instances, nothing kept across restarts — for one instance, tests and
+/// development.
+///
+/// Three [moka](https://docs.rs/moka) caches — token records, revocation epochs, refresh
+/// families — in which every entry lives exactly until its own expiry (`expires_at`,
+/// `keep_until`, the family's `expires_at`) and is then forgotten. There is **no capacity
+/// limit and no eviction**: a cache that evicted under memory pressure would silently revoke
+/// live tokens (allowlist mode) or silently un-revoke them (denylist mode), which is what
+/// cbsecurity's CacheBox storage did. The cost is memory proportional to the live entries:
+/// roughly the token's length plus 200 bytes per recorded token (about 1 KiB for a typical
+/// allowlisted access token, about 250 bytes for a denylisted `jti`), so a million live
+/// allowlisted tokens need about 1 GiB. Size it, or use the `sql`/`redis` drivers.
 pub struct MemoryStorage {
     tokens: Cache<String, Arc<StoredToken>>,
     epochs: Cache<String, Epoch>,

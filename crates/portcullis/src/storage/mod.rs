@@ -35,7 +35,18 @@
 //! assert!(family.revoked);
 //! ```
 
+#[cfg(any(
+    feature = "storage-memory",
+    feature = "storage-sqlite",
+    feature = "storage-postgres",
+    feature = "storage-redis"
+))]
 mod clock;
+#[cfg(any(
+    feature = "storage-sqlite",
+    feature = "storage-postgres",
+    feature = "storage-redis"
+))]
 mod failure;
 mod family;
 #[cfg(feature = "storage-memory")]

@@ -8,11 +8,11 @@ use crate::{Error, Result};
 
 /// Connects the driver that `settings.driver` names, with its `properties`.
 ///
-/// * `memory` → [`MemoryStorage`](super::MemoryStorage) (feature `storage-memory`);
-/// * `sql` → [`SqlStorage`](super::SqlStorage) on `properties.url` (features
+/// * `memory` → `MemoryStorage` (feature `storage-memory`);
+/// * `sql` → `SqlStorage` on `properties.url` (features
 ///   `storage-sqlite`, `storage-postgres`), with its sweeper started on the current tokio
 ///   runtime (it stops when the storage is dropped);
-/// * `redis` → [`RedisStorage`](super::RedisStorage) on `properties.url`, keys under
+/// * `redis` → `RedisStorage` on `properties.url`, keys under
 ///   `key_prefix` (feature `storage-redis`).
 ///
 /// # Errors

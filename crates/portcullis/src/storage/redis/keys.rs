@@ -5,6 +5,14 @@
 //! A `jti` that itself starts with `epoch:`, `family:` or `~` would land in another
 //! namespace, so it is stored as `prefix + "~" + jti`: record keys and the other keys can
 //! never be confused, whatever the `jti`.
+//!
+//! ```text
+//! cbjwt_3f2b8c1e           token record of jti 3f2b8c1e
+//! cbjwt_~epoch:odd         token record of jti "epoch:odd" (escaped)
+//! cbjwt_epoch:user-7       revocation epoch of subject user-7
+//! cbjwt_epoch:*            revocation epoch of every subject
+//! cbjwt_family:f-91        refresh family f-91
+//! ```
 
 /// The namespace of revocation epochs, after the prefix.
 const EPOCH: &str = "epoch:";

@@ -1,23 +1,5 @@
 //! [`RedisStorage`]: token storage in Redis 7 or later (feature `storage-redis`).
 //!
-//! Keys (`key_prefix` defaults to cbsecurity's `cbjwt_`):
-//!
-//! * `prefix + jti` — a token record (JSON: token, subject, issued and expiry times), set with
-//!   `EXAT` to the token's expiry, so Redis forgets it exactly then;
-//! * `prefix + "epoch:" + scope` — a revocation epoch (decimal Unix seconds), kept until its
-//!   `keep_until`; moved forward by a Lua script, never back;
-//! * `prefix + "family:" + id` — a refresh family ([`FamilyState`] as JSON), kept until the
-//!   family's expiry; changed by a Lua compare-and-swap on its version.
-//!
-//! [`TokenStorage::check`] is one `MGET`. [`TokenStorage::clear_all`], `keys` and `size`
-//! `SCAN` the prefix and touch token records only: epochs, families and every key outside
-//! the prefix stay (cbsecurity's cache storage emptied the whole cache). Two storages that
-//! share a Redis database need prefixes of which neither starts with the other.
-//!
-//! The connection is a `ConnectionManager`: one multiplexed connection, re-established in
-//! the background after a failure. While Redis is unreachable every call fails with
-//! [`Error::Unavailable`] within a few seconds.
-//!
 //! ```no_run
 //! use portcullis::storage::{Probe, RedisStorage, TokenStorage};
 //!
@@ -49,7 +31,26 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 /// Keys asked for per `SCAN` step, and deleted per `UNLINK`.
 const BATCH: usize = 500;
 
-/// Token storage in Redis, shared by every instance that uses the same server and prefix.
+/// Token storage in Redis 7 or later (feature `storage-redis`), shared by every instance
+/// that uses the same server and prefix.
+///
+/// Keys (`key_prefix` defaults to cbsecurity's `cbjwt_`):
+///
+/// * `prefix + jti` — a token record (JSON: token, subject, issued and expiry times), set with
+///   `EXAT` to the token's expiry, so Redis forgets it exactly then;
+/// * `prefix + "epoch:" + scope` — a revocation epoch (decimal Unix seconds), kept until its
+///   `keep_until`; moved forward by a Lua script, never back;
+/// * `prefix + "family:" + id` — a refresh family ([`FamilyState`] as JSON), kept until the
+///   family's expiry; changed by a Lua compare-and-swap on its version.
+///
+/// [`TokenStorage::check`] is one `MGET`. [`TokenStorage::clear_all`], `keys` and `size`
+/// `SCAN` the prefix and touch token records only: epochs, families and every key outside
+/// the prefix stay (cbsecurity's cache storage emptied the whole cache). Two storages that
+/// share a Redis database need prefixes of which neither starts with the other.
+///
+/// The connection is a `ConnectionManager`: one multiplexed connection, re-established in
+/// the background after a failure. While Redis is unreachable every call fails with
+/// [`Error::Unavailable`] within a few seconds.
 ///
 /// Cloning is cheap and shares the connection.
 #[derive(Clone)]

@@ -1,4 +1,9 @@
 //! The JSON values stored under Redis keys.
+//!
+//! ```text
+//! cbjwt_3f2b8c1e  →  {"token":"eyJ…","subject":"user-7","issued_at":1900000000,"expires_at":1900003600}
+//! cbjwt_epoch:*   →  1900000000
+//! ```
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,9 @@
 //! The two Lua scripts that make a read-then-write atomic in Redis.
+//!
+//! ```text
+//! EVALSHA <swap_family> 1 cbjwt_family:f-91 3 '{"family":"f-91",…,"version":4,…}' 1900604800
+//! → 1 (stored) or 0 (the stored version was not 3)
+//! ```
 
 use std::sync::LazyLock;
 

@@ -4,6 +4,14 @@
 //! crosses the driver boundary and both databases store a real, UTC date column: SQLite
 //! `DATETIME` holding `YYYY-MM-DD HH:MM:SS` text in UTC (it sorts and compares correctly as
 //! text), PostgreSQL `TIMESTAMPTZ` (an absolute instant).
+//!
+//! ```text
+//!                  SQLite                                   PostgreSQL
+//! column type      DATETIME                                 TIMESTAMPTZ
+//! $1 → date        datetime($1, 'unixepoch')                to_timestamp($1)
+//! date → seconds   CAST(strftime('%s', d) AS INTEGER)       CAST(EXTRACT(EPOCH FROM d) AS BIGINT)
+//! larger of two    MAX(a, b)                                GREATEST(a, b)
+//! ```
 
 /// Which SQL the statements are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,10 @@
 //! Random UUIDs (version 4) for the tokens table's `id` column, from aws-lc-rs's generator.
+//!
+//! ```text
+//! 3f2b8c1e-9d4a-4c7e-b1f0-6a5d2e8c9b74
+//!               ^    ^ variant (8, 9, a or b)
+//!               version 4
+//! ```
 
 use crate::storage::failure::unavailable;
 use crate::Result;

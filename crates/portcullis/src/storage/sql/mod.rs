@@ -1,20 +1,5 @@
 //! [`SqlStorage`]: token storage in SQLite (feature `storage-sqlite`, the embedded default)
-//! or PostgreSQL (feature `storage-postgres`, for several instances).
-//!
-//! Three tables, created when missing if `auto_create` (the default):
-//!
-//! * `<table>` (default `cbsecurity_tokens`), cbsecurity's token table: `id` VARCHAR(36)
-//!   primary key (a random UUID), `cache_key` VARCHAR(255) (the `jti`, unique index
-//!   `<table>_cache_key`), `expiration` and `issued` (UTC dates), `token` TEXT, `subject`
-//!   VARCHAR(255);
-//! * `<table>_revocations`: `scope` (a subject or `*`) primary key, `revoked_before`,
-//!   `expiration`;
-//! * `<table>_families`: `family` primary key, `subject`, `version` (the compare-and-swap
-//!   key), `revoked`, `state` (the [`FamilyState`] as JSON), `expiration`.
-//!
-//! [`TokenStorage::check`] is one statement; [`TokenStorage::swap_family`] is one
-//! conditional `UPDATE` (or `INSERT … ON CONFLICT`). Expired rows are invisible at once and
-//! deleted by [`SqlStorage::spawn_sweeper`]'s periodic task.
+//! or PostgreSQL (feature `storage-postgres`).
 //!
 //! ```
 //! use portcullis::settings::SqlStorageProperties;
@@ -57,7 +42,24 @@ use super::{FamilyState, Probe, Standing, StoredToken, TokenStorage, ALL_SUBJECT
 use crate::settings::SqlStorageProperties;
 use crate::{Error, Result};
 
-/// Token storage in a SQL database: SQLite (a file, created on first use) or PostgreSQL.
+/// Token storage in a SQL database: SQLite (feature `storage-sqlite`, the embedded default:
+/// a file, created on first use) or PostgreSQL (feature `storage-postgres`, shared by several
+/// instances).
+///
+/// Three tables, created when missing if `auto_create` (the default):
+///
+/// * `<table>` (default `cbsecurity_tokens`), cbsecurity's token table: `id` VARCHAR(36)
+///   primary key (a random UUID), `cache_key` VARCHAR(255) (the `jti`, unique index
+///   `<table>_cache_key`), `expiration` and `issued` (UTC dates), `token` TEXT, `subject`
+///   VARCHAR(255);
+/// * `<table>_revocations`: `scope` (a subject or `*`) primary key, `revoked_before`,
+///   `expiration`;
+/// * `<table>_families`: `family` primary key, `subject`, `version` (the compare-and-swap
+///   key), `revoked`, `state` (the [`FamilyState`] as JSON), `expiration`.
+///
+/// [`TokenStorage::check`] is one statement; [`TokenStorage::swap_family`] is one
+/// conditional `UPDATE` (or `INSERT … ON CONFLICT`). Expired rows are invisible at once and
+/// deleted by [`SqlStorage::spawn_sweeper`]'s periodic task. Times are stored in UTC.
 ///
 /// Cloning is cheap and shares the connection pool.
 #[derive(Clone)]

@@ -4,6 +4,11 @@
 //! are written once and compiled once per enabled backend — with each backend's own
 //! connection options (SQLite: create the file, WAL, busy timeout; PostgreSQL: application
 //! name) and without `sqlx::Any`'s run-time conversion of every argument and row.
+//!
+//! ```text
+//! with_pool!(&pool, p => sqlx::query(sql).bind(jti).fetch_one(p).await)
+//!   ≡ match &pool { Pool::Sqlite(p) => …, Pool::Postgres(p) => … }   (one arm per enabled feature)
+//! ```
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -5,6 +5,15 @@
 //! this module ([`Tables::new`]) and are double-quoted; every value is a bound parameter.
 //! The statements are kept as `Arc<str>` so that running one clones a pointer, and sqlx
 //! prepares each once per connection.
+//!
+//! The request's check, for table `cbsecurity_tokens` on PostgreSQL:
+//!
+//! ```text
+//! SELECT EXISTS(SELECT 1 FROM "cbsecurity_tokens" WHERE cache_key = $1 AND expiration > to_timestamp($4)),
+//!        (SELECT CAST(EXTRACT(EPOCH FROM MAX(revoked_before)) AS BIGINT) FROM "cbsecurity_tokens_revocations"
+//!          WHERE scope IN ($2, $5) AND expiration > to_timestamp($4)),
+//!        EXISTS(SELECT 1 FROM "cbsecurity_tokens_families" WHERE family = $3 AND revoked AND expiration > to_timestamp($4))
+//! ```
 
 use std::sync::Arc;
 

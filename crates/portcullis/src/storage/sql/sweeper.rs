@@ -5,6 +5,12 @@
 //! expired more than `rotation_days` ago (cbsecurity kept them that long), and epochs and
 //! families as soon as they have expired. The task holds only a weak reference: it ends by
 //! itself when the storage is dropped, or at once when its handle is aborted.
+//!
+//! ```text
+//! rotation_frequency = 60 min, rotation_days = 7
+//! t+60m: delete tokens expired before now-7d, epochs and families expired before now
+//! t+120m (after the previous run ends): again …
+//! ```
 
 use std::sync::Arc;
 
