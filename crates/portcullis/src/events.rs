@@ -8,7 +8,7 @@
 //! 2. **async listeners** are spawned on the tokio runtime and never delay the request; each
 //!    run is cut off after [`LISTENER_TIMEOUT`].
 //!
-//! Events carry tokens as [`Jwt`](crate::jwt::Jwt), whose `Debug` hides the token, so logging
+//! Events carry tokens as [`Jwt`], whose `Debug` hides the token, so logging
 //! an event never logs a credential.
 //!
 //! ```

@@ -1,10 +1,10 @@
 //! The JWT layer, extractors and refresh endpoint over real HTTP: an axum server on a
 //! loopback port, a real client.
 
-mod common;
 #[path = "storage/backends.rs"]
 #[allow(dead_code)]
 mod backends;
+mod common;
 #[path = "storage/proxy.rs"]
 #[allow(dead_code)]
 mod proxy;
@@ -82,7 +82,10 @@ async fn serve(extra: &str) -> Server {
 
 impl Server {
     async fn login(&self, id: &str) -> TokenPair {
-        self.jwt.from_user(&self.users.get(id), Map::new(), Map::new()).await.unwrap()
+        self.jwt
+            .from_user(&self.users.get(id), Map::new(), Map::new())
+            .await
+            .unwrap()
     }
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
@@ -90,7 +93,8 @@ impl Server {
     }
 
     fn refresh(&self) -> reqwest::RequestBuilder {
-        self.client.post(format!("{}/portcullis/refreshtoken", self.base))
+        self.client
+            .post(format!("{}/portcullis/refreshtoken", self.base))
     }
 }
 
@@ -105,20 +109,36 @@ async fn tokens_are_found_in_the_custom_header_and_bearer_only() {
 
     let none = server.get("/me").send().await.unwrap();
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(none.headers()["www-authenticate"], "Bearer realm=\"portcullis\"");
+    assert_eq!(
+        none.headers()["www-authenticate"],
+        "Bearer realm=\"portcullis\""
+    );
     assert_eq!(none.headers()["cache-control"], "no-store");
     let envelope = body(none).await;
     assert_eq!(envelope["error"], true);
-    assert!(envelope["messages"][0].as_str().unwrap().starts_with("token not found"));
+    assert!(envelope["messages"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("token not found"));
 
-    let bearer = server.get("/me").bearer_auth(&pair.access_token).send().await.unwrap();
+    let bearer = server
+        .get("/me")
+        .bearer_auth(&pair.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bearer.status(), StatusCode::OK);
     let me = body(bearer).await;
     assert_eq!(me["id"], "1");
     assert_eq!(me["scope"], "orders:read");
     assert_eq!(me["token_length"], pair.access_token.len());
 
-    let custom = server.get("/me").header("x-auth-token", &pair.access_token).send().await.unwrap();
+    let custom = server
+        .get("/me")
+        .header("x-auth-token", &pair.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(custom.status(), StatusCode::OK);
 
     let basic = server
@@ -131,10 +151,20 @@ async fn tokens_are_found_in_the_custom_header_and_bearer_only() {
 
     let bad = server.get("/me").bearer_auth("a.b.c").send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
-    assert!(bad.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(bad.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
 
     // Outside the layer the extractor is optional.
-    let guest = server.get("/guest").send().await.unwrap().text().await.unwrap();
+    let guest = server
+        .get("/guest")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(guest, "guest");
 }
 
@@ -143,7 +173,10 @@ async fn query_tokens_only_when_allowed_or_on_websocket_upgrades() {
     let strict = serve("").await;
     let pair = strict.login("1").await;
     let url = format!("/me?token={}", pair.access_token);
-    assert_eq!(strict.get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        strict.get(&url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     let upgrade = strict
         .get(&url)
         .header("connection", "upgrade")
@@ -151,7 +184,11 @@ async fn query_tokens_only_when_allowed_or_on_websocket_upgrades() {
         .send()
         .await
         .unwrap();
-    assert_eq!(upgrade.status(), StatusCode::OK, "browsers cannot set headers on WebSockets");
+    assert_eq!(
+        upgrade.status(),
+        StatusCode::OK,
+        "browsers cannot set headers on WebSockets"
+    );
 
     let lax = serve("allow_query_token = true").await;
     let pair = lax.login("1").await;
@@ -164,9 +201,17 @@ async fn revoked_tokens_are_refused() {
     let server = serve("").await;
     let pair = server.login("1").await;
     server.jwt.logout(&pair.access_token).await.unwrap();
-    let response = server.get("/me").bearer_auth(&pair.access_token).send().await.unwrap();
+    let response = server
+        .get("/me")
+        .bearer_auth(&pair.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(body(response).await["messages"][0].as_str().unwrap().contains("rejected"));
+    assert!(body(response).await["messages"][0]
+        .as_str()
+        .unwrap()
+        .contains("rejected"));
 }
 
 #[tokio::test]
@@ -177,10 +222,20 @@ async fn the_refresh_endpoint_answers_every_case() {
     let missing = server.refresh().send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
 
-    let garbage = server.refresh().header("x-refresh-token", "x.y.z").send().await.unwrap();
+    let garbage = server
+        .refresh()
+        .header("x-refresh-token", "x.y.z")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(garbage.status(), StatusCode::UNAUTHORIZED);
 
-    let access_as_refresh = server.refresh().header("x-refresh-token", &pair.access_token).send().await.unwrap();
+    let access_as_refresh = server
+        .refresh()
+        .header("x-refresh-token", &pair.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(access_as_refresh.status(), StatusCode::UNAUTHORIZED);
 
     let ok = server
@@ -195,9 +250,21 @@ async fn the_refresh_endpoint_answers_every_case() {
     assert_eq!(envelope["error"], false);
     assert_eq!(envelope["data"]["token_type"], "Bearer");
     assert_eq!(envelope["data"]["expires_in"], 3600);
-    let rotated = envelope["data"]["refresh_token"].as_str().unwrap().to_owned();
+    let rotated = envelope["data"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let access = envelope["data"]["access_token"].as_str().unwrap();
-    assert_eq!(server.get("/me").bearer_auth(access).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        server
+            .get("/me")
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 
     // The form field works too.
     let by_form = server
@@ -209,9 +276,17 @@ async fn the_refresh_endpoint_answers_every_case() {
     assert_eq!(by_form.status(), StatusCode::OK);
 
     // Reusing a spent token: 401 (cbsecurity answered 500), and the session is gone.
-    let reused = server.refresh().header("x-refresh-token", &rotated).send().await.unwrap();
+    let reused = server
+        .refresh()
+        .header("x-refresh-token", &rotated)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
-    assert!(body(reused).await["messages"][0].as_str().unwrap().contains("reuse detected"));
+    assert!(body(reused).await["messages"][0]
+        .as_str()
+        .unwrap()
+        .contains("reuse detected"));
 
     // Unknown subject: 401, not 500.
     let bob = server.login("2").await;
@@ -236,23 +311,38 @@ async fn an_expired_refresh_token_is_401() {
         .send()
         .await
         .unwrap();
-    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED, "cbsecurity answered 400");
+    assert_eq!(
+        expired.status(),
+        StatusCode::UNAUTHORIZED,
+        "cbsecurity answered 400"
+    );
     assert_eq!(body(expired).await["messages"][0], "token has expired");
 }
 
 #[tokio::test]
 async fn the_refresh_endpoint_is_404_when_disabled() {
     for (extra, message) in [
-        ("enable_refresh_endpoint = false", "Refresh Token Endpoint Disabled"),
+        (
+            "enable_refresh_endpoint = false",
+            "Refresh Token Endpoint Disabled",
+        ),
         ("", "Refresh Tokens Not Active"),
     ] {
         let settings = if extra.is_empty() {
-            BASE.replace("enable_refresh_tokens = true", "enable_refresh_tokens = false")
+            BASE.replace(
+                "enable_refresh_tokens = true",
+                "enable_refresh_tokens = false",
+            )
         } else {
             format!("{BASE}{extra}")
         };
         let server = serve_on_settings(&settings).await;
-        let response = server.refresh().header("x-refresh-token", "x.y.z").send().await.unwrap();
+        let response = server
+            .refresh()
+            .header("x-refresh-token", "x.y.z")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(body(response).await["messages"][0], message);
     }
@@ -288,23 +378,52 @@ async fn auto_refresh_rotates_in_band_but_never_revives_a_revoked_token() {
         .await
         .unwrap();
     assert_eq!(refreshed.status(), StatusCode::OK);
-    let access = refreshed.headers()["x-auth-token"].to_str().unwrap().to_owned();
-    let refresh = refreshed.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    let access = refreshed.headers()["x-auth-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let refresh = refreshed.headers()["x-refresh-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(access, pair.access_token);
     assert_eq!(body(refreshed).await["id"], "1");
-    assert_eq!(server.get("/me").bearer_auth(&access).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        server
+            .get("/me")
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 
     // A missing access token with a valid refresh token is refreshed too.
-    let no_access = server.get("/me").header("x-refresh-token", &refresh).send().await.unwrap();
+    let no_access = server
+        .get("/me")
+        .header("x-refresh-token", &refresh)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_access.status(), StatusCode::OK);
-    let refresh = no_access.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    let refresh = no_access.headers()["x-refresh-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
 
     // Revoke just the access token (its session stays): no auto-refresh for it.
-    let fresh = server.jwt.decode(no_access.headers()["x-auth-token"].to_str().unwrap()).unwrap();
+    let fresh = server
+        .jwt
+        .decode(no_access.headers()["x-auth-token"].to_str().unwrap())
+        .unwrap();
     server.storage.clear(fresh.jti().unwrap()).await.unwrap();
     let revoked = server
         .get("/me")
-        .header("x-auth-token", no_access.headers()["x-auth-token"].to_str().unwrap())
+        .header(
+            "x-auth-token",
+            no_access.headers()["x-auth-token"].to_str().unwrap(),
+        )
         .header("x-refresh-token", &refresh)
         .send()
         .await
@@ -326,9 +445,23 @@ async fn storage_down_is_503_never_a_pass() {
         .unwrap();
     let server = serve_on("", storage).await;
     let pair = server.login("1").await;
-    assert_eq!(server.get("/me").bearer_auth(&pair.access_token).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        server
+            .get("/me")
+            .bearer_auth(&pair.access_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     relay.cut().await;
-    let down = server.get("/me").bearer_auth(&pair.access_token).send().await.unwrap();
+    let down = server
+        .get("/me")
+        .bearer_auth(&pair.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(down.headers()["retry-after"], "5");
     let refresh = server

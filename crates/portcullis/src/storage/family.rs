@@ -103,7 +103,8 @@ impl FamilyState {
     }
 
     /// Applies the rotation rules for `presented` at time `now`, with an overlap window of
-    /// `overlap` seconds; on success the family moves to `next`. The version is incremented
+    /// `overlap` seconds (the previous token is accepted while `now - rotated_at < overlap`;
+    /// 0 disables the window); on success the family moves to `next`. The version is incremented
     /// whenever the state changes.
     pub fn rotate(
         &mut self,
@@ -130,7 +131,7 @@ impl FamilyState {
             return Rotation::Rotated { revoked_access };
         }
         let is_previous = self.previous_jti.as_deref() == Some(presented);
-        if is_previous && !self.grace_used && now - self.rotated_at <= overlap {
+        if is_previous && !self.grace_used && now - self.rotated_at < overlap {
             self.grace_used = true;
             self.version += 1;
             return Rotation::Grace {

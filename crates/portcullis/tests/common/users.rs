@@ -85,7 +85,11 @@ impl Users {
 impl UserService for Users {
     type User = User;
 
-    async fn is_valid_credentials(&self, username: &str, password: &str) -> portcullis::Result<bool> {
+    async fn is_valid_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> portcullis::Result<bool> {
         let stored = self
             .0
             .lock()
@@ -95,11 +99,21 @@ impl UserService for Users {
             .map(|u| u.password.clone())
             .unwrap_or_default();
         Ok(!stored.is_empty()
-            && aws_lc_rs::constant_time::verify_slices_are_equal(stored.as_bytes(), password.as_bytes()).is_ok())
+            && aws_lc_rs::constant_time::verify_slices_are_equal(
+                stored.as_bytes(),
+                password.as_bytes(),
+            )
+            .is_ok())
     }
 
     async fn retrieve_user_by_username(&self, username: &str) -> portcullis::Result<Option<User>> {
-        Ok(self.0.lock().unwrap().values().find(|u| u.username == username).cloned())
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .find(|u| u.username == username)
+            .cloned())
     }
 
     async fn retrieve_user_by_id(&self, id: &str) -> portcullis::Result<Option<User>> {
