@@ -11,6 +11,7 @@ pub mod auth;
 mod error;
 pub mod events;
 pub mod jwt;
+pub mod net;
 pub mod response;
 pub mod settings;
 pub mod storage;
