@@ -17,7 +17,13 @@
 //! assert!(!user.has_permission("orders:read"));
 //! ```
 
+mod basic;
+mod password;
+
 use async_trait::async_trait;
+
+pub use self::basic::{BasicAuthUsers, BasicUser, VERIFIED_TTL};
+pub use self::password::{legacy_digest, Argon2Params, PasswordHasher, Verification};
 
 use crate::Result;
 
