@@ -102,6 +102,10 @@ pub enum SecurityEvent {
     },
     /// Every token was revoked (`cbSecurity_onJWTInvalidateAllTokens`).
     JwtInvalidateAllTokens,
+    /// A rule or guard refused an unauthenticated request (`cbSecurity_onInvalidAuthentication`).
+    InvalidAuthentication(Box<crate::firewall::InvalidAccess>),
+    /// A rule or guard refused an authenticated request (`cbSecurity_onInvalidAuthorization`).
+    InvalidAuthorization(Box<crate::firewall::InvalidAccess>),
     /// An already-rotated refresh token was presented again: its family (the login session)
     /// was revoked (portcullis addition).
     RefreshReuseDetected {
@@ -129,6 +133,8 @@ impl SecurityEvent {
             SecurityEvent::JwtValidParsing { .. } => "jwt_valid_parsing",
             SecurityEvent::JwtInvalidateAllTokens => "jwt_invalidate_all_tokens",
             SecurityEvent::RefreshReuseDetected { .. } => "refresh_reuse_detected",
+            SecurityEvent::InvalidAuthentication(_) => "invalid_authentication",
+            SecurityEvent::InvalidAuthorization(_) => "invalid_authorization",
         }
     }
 }
@@ -167,6 +173,11 @@ impl fmt::Debug for SecurityEvent {
                 .field("family", family)
                 .field("subject", subject)
                 .field("jti", jti),
+            SecurityEvent::InvalidAuthentication(access)
+            | SecurityEvent::InvalidAuthorization(access) => out
+                .field("path", &access.uri.path())
+                .field("rule", &access.rule.as_ref().map(|r| r.id().to_owned()))
+                .field("action", &access.action.as_str()),
             SecurityEvent::JwtExpiration { .. } | SecurityEvent::JwtInvalidateAllTokens => &mut out,
         };
         out.finish_non_exhaustive()

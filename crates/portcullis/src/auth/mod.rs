@@ -19,11 +19,13 @@
 
 mod basic;
 mod password;
+mod service;
 
 use async_trait::async_trait;
 
 pub use self::basic::{BasicAuthUsers, BasicUser, VERIFIED_TTL};
 pub use self::password::{legacy_digest, Argon2Params, PasswordHasher, Verification};
+pub use self::service::{basic_credentials, AuthService, BasicAuthService};
 
 use crate::Result;
 

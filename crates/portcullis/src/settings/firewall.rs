@@ -171,6 +171,9 @@ impl Default for LogsSettings {
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct ModuleFirewallSettings {
+    /// `entry_point`: the path prefix the module's routes are nested under (portcullis
+    /// addition; cbsecurity resolved a module from the event). Default: `""` = `/<name>`.
+    pub entry_point: String,
     /// `validator`: the module's validator; `""` = the global one. Default: `""`.
     #[serde(
         deserialize_with = "optional_validator",
@@ -247,6 +250,10 @@ pub struct FirewallSettings {
     /// `modules`: per-module firewall settings, by module (nested router) name.
     /// Default: none.
     pub modules: BTreeMap<String, ModuleFirewallSettings>,
+    /// `json_responses`: a client that asks for JSON (`Accept` preferring `application/json`)
+    /// gets a 401/403 JSON envelope instead of a redirect or override (portcullis addition).
+    /// Default: `true`. Turning it off sends API clients HTML login pages.
+    pub json_responses: bool,
 }
 
 impl Default for FirewallSettings {
@@ -263,6 +270,7 @@ impl Default for FirewallSettings {
             logs: LogsSettings::default(),
             trusted_proxies: Vec::new(),
             modules: BTreeMap::new(),
+            json_responses: true,
         }
     }
 }

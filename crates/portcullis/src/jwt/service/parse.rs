@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{Authenticated, JwtService};
+use super::{Authenticated, JwtService, TokenPair};
 use crate::auth::{AuthUser, CurrentUser};
 use crate::events::SecurityEvent;
 use crate::jwt::{Claims, Jwt, JwtSubject, TokenType};
@@ -48,6 +49,56 @@ where
             claims,
             user,
         })
+    }
+
+    /// [`JwtService::parse_request`], with auto-refresh: when the access token is expired,
+    /// invalid or missing, `jwt.enable_auto_refresh_validator` is on and the request carries a
+    /// refresh token, the pair is rotated and the request authenticated with the new access
+    /// token, which is returned with its refresh token (put them in the response with
+    /// [`JwtService::pair_headers`]). A revoked access token is never auto-refreshed.
+    pub async fn authenticate_request(
+        &self,
+        parts: &mut Parts,
+    ) -> Result<(Authenticated<U>, Option<TokenPair>)> {
+        let error = match self.parse_request(parts).await {
+            Ok(authenticated) => return Ok((authenticated, None)),
+            Err(error) => error,
+        };
+        let refreshable = matches!(
+            error,
+            Error::TokenExpired | Error::TokenInvalid { .. } | Error::TokenNotFound
+        );
+        if !refreshable || !self.inner.settings.enable_auto_refresh_validator {
+            return Err(error);
+        }
+        let Some(refresh_token) = self.discover_refresh_token(parts) else {
+            return Err(error);
+        };
+        let pair = self.refresh_token(refresh_token.as_str()).await?;
+        let authenticated = self
+            .accept(parts, Jwt::new(pair.access_token.as_str()))
+            .await?;
+        Ok((authenticated, Some(pair)))
+    }
+
+    /// The response headers announcing a new pair: `jwt.custom_auth_header` and
+    /// `jwt.custom_refresh_header`.
+    pub fn pair_headers(&self, pair: &TokenPair) -> HeaderMap {
+        let settings = &self.inner.settings;
+        let values = [
+            (&settings.custom_auth_header, Some(&pair.access_token)),
+            (&settings.custom_refresh_header, pair.refresh_token.as_ref()),
+        ];
+        let mut headers = HeaderMap::new();
+        for (name, value) in values {
+            if let (Ok(name), Some(Ok(value))) = (
+                HeaderName::try_from(name.as_str()),
+                value.map(|v| HeaderValue::from_str(v)),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        headers
     }
 
     /// Loads the user a token's `sub` names (cbsecurity's `authenticate`); an unknown

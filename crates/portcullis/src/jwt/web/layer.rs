@@ -3,7 +3,7 @@
 //! 1. The token is discovered and parsed ([`JwtService::parse_request`]): signature, claims,
 //!    token type, token storage, user. On success the token, claims and user go into the
 //!    request's extensions and the inner service runs.
-//! 2. On an expired, invalid or missing access token, when
+//! 2. On an expired, invalid or missing access token ([`JwtService::authenticate_request`]), when
 //!    `jwt.enable_auto_refresh_validator` is on and the request carries a refresh token, the
 //!    pair is rotated in-band: the request proceeds with the new access token and the
 //!    response carries the new pair in the `x-auth-token` / `x-refresh-token` headers (the
@@ -16,14 +16,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, Request};
+use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::auth::AuthUser;
-use crate::jwt::{JwtService, JwtSubject, TokenPair};
+use crate::jwt::{JwtService, JwtSubject};
 use crate::response::error_response;
-use crate::{Error, Result};
 
 /// Requires a valid access token on every request of the service it wraps.
 pub struct JwtAuthLayer<U> {
@@ -95,66 +94,16 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            match authenticate(&jwt, &mut parts).await {
-                Ok(refreshed) => {
+            match jwt.authenticate_request(&mut parts).await {
+                Ok((_, refreshed)) => {
                     let mut response = inner.call(Request::from_parts(parts, body)).await?;
                     if let Some(pair) = refreshed {
-                        announce_pair(&jwt, &pair, &mut response);
+                        response.headers_mut().extend(jwt.pair_headers(&pair));
                     }
                     Ok(response)
                 }
                 Err(error) => Ok(error_response(&error)),
             }
         })
-    }
-}
-
-/// Parses the request's token, auto-refreshing when allowed; returns the new pair if one
-/// was issued.
-async fn authenticate<U>(
-    jwt: &JwtService<U>,
-    parts: &mut http::request::Parts,
-) -> Result<Option<TokenPair>>
-where
-    U: AuthUser + JwtSubject + Clone,
-{
-    let error = match jwt.parse_request(parts).await {
-        Ok(_) => return Ok(None),
-        Err(error) => error,
-    };
-    let refreshable = matches!(
-        error,
-        Error::TokenExpired | Error::TokenInvalid { .. } | Error::TokenNotFound
-    );
-    if !refreshable || !jwt.settings().enable_auto_refresh_validator {
-        return Err(error);
-    }
-    let Some(refresh_token) = jwt.discover_refresh_token(parts) else {
-        return Err(error);
-    };
-    let pair = jwt.refresh_token(refresh_token.as_str()).await?;
-    jwt.accept(parts, crate::jwt::Jwt::new(pair.access_token.as_str()))
-        .await?;
-    Ok(Some(pair))
-}
-
-/// Puts a new pair into the response headers named by the settings.
-fn announce_pair<U>(jwt: &JwtService<U>, pair: &TokenPair, response: &mut Response)
-where
-    U: AuthUser + JwtSubject + Clone,
-{
-    let settings = jwt.settings();
-    let values = [
-        (&settings.custom_auth_header, Some(&pair.access_token)),
-        (&settings.custom_refresh_header, pair.refresh_token.as_ref()),
-    ];
-    for (name, value) in values {
-        let (Ok(name), Some(Ok(value))) = (
-            HeaderName::try_from(name.as_str()),
-            value.map(|v| HeaderValue::from_str(v)),
-        ) else {
-            continue;
-        };
-        response.headers_mut().insert(name, value);
     }
 }
