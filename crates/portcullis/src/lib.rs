@@ -10,6 +10,7 @@
 pub mod auth;
 mod error;
 pub mod events;
+pub mod firewall;
 pub mod guard;
 pub mod jwt;
 pub mod net;

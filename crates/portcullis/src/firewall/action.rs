@@ -37,10 +37,7 @@ pub struct SecuredUrl(pub String);
 impl SecuredUrl {
     /// The refused URL of a request.
     pub fn of(parts: &Parts, client: &ClientInfo) -> Self {
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str());
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         match &client.host {
             Some(host) => {
                 let scheme = if client.secure { "https" } else { "http" };
@@ -113,7 +110,8 @@ pub fn wants_json(parts: &Parts) -> bool {
         .collect::<Vec<_>>()
         .join(",")
         .to_ascii_lowercase();
-    (accept.contains("application/json") || accept.contains("+json")) && !accept.contains("text/html")
+    (accept.contains("application/json") || accept.contains("+json"))
+        && !accept.contains("text/html")
 }
 
 /// The 401/403 response for a refusal.
@@ -150,7 +148,13 @@ pub fn block(verdict: &Verdict, json: bool, challenge: Option<HeaderValue>) -> R
 }
 
 /// The 302 response for a redirect to `target` (step 3 of the module docs).
-pub fn redirect(target: &str, secured: &SecuredUrl, https: bool, client: &ClientInfo, kind: &'static str) -> Response {
+pub fn redirect(
+    target: &str,
+    secured: &SecuredUrl,
+    https: bool,
+    client: &ClientInfo,
+    kind: &'static str,
+) -> Response {
     let absolute = target.starts_with("http://") || target.starts_with("https://");
     let base = match (&client.host, absolute, https) {
         (Some(host), false, true) => format!("https://{host}{target}"),
@@ -191,7 +195,9 @@ mod tests {
     fn json_is_wanted_only_without_html() {
         assert!(wants_json(&parts("application/json")));
         assert!(wants_json(&parts("application/problem+json, */*")));
-        assert!(!wants_json(&parts("text/html,application/xhtml+xml,application/json;q=0.9")));
+        assert!(!wants_json(&parts(
+            "text/html,application/xhtml+xml,application/json;q=0.9"
+        )));
         assert!(!wants_json(&parts("*/*")));
     }
 
@@ -214,7 +220,13 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("https://app.example/login?next=1&_securedURL="));
-        let external = redirect("https://sso.example/auth", &secured, true, &client, "authentication");
+        let external = redirect(
+            "https://sso.example/auth",
+            &secured,
+            true,
+            &client,
+            "authentication",
+        );
         assert!(external.headers()[LOCATION]
             .to_str()
             .unwrap()

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::action::{self, Defaults, Resolved, SecuredUrl};
 use super::matcher::Targets;
 use super::ruleset::{Module, RuleSet};
+use super::sources::RuleAssembly;
 use super::validator::SecurityValidator;
 use super::{Rule, Secured, Verdict, VerdictKind};
 use crate::events::{EventBus, SecurityEvent};
@@ -58,7 +59,10 @@ pub struct InvalidAccess {
     pub secured_url: String,
 }
 
-fn display<T: std::fmt::Display, S: serde::Serializer>(value: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     s.collect_str(value)
 }
 
@@ -107,7 +111,11 @@ pub struct FirewallBuilder {
 impl FirewallBuilder {
     /// Registers a validator under `name` (`auth`, `jwt`, `basic`, or a custom name), for
     /// `firewall.validator` and the modules' `validator` to select.
-    pub fn validator(mut self, name: impl Into<String>, validator: Arc<dyn SecurityValidator>) -> Self {
+    pub fn validator(
+        mut self,
+        name: impl Into<String>,
+        validator: Arc<dyn SecurityValidator>,
+    ) -> Self {
         self.validators.insert(name.into(), validator);
         self
     }
@@ -116,6 +124,35 @@ impl FirewallBuilder {
     pub fn rules(mut self, rules: Vec<Rule>) -> Self {
         self.rules = rules;
         self
+    }
+
+    /// Loads the rules `firewall.rules` and `firewall.modules` describe (inline, JSON, XML,
+    /// SQL, providers registered on `assembly`), as the global rules and one module per
+    /// `firewall.modules` entry (entry point `entry_point`, default `/<name>`).
+    pub async fn load_rules(mut self, assembly: RuleAssembly<'_>) -> Result<Self> {
+        let rules = assembly.load().await?;
+        let (global, tagged): (Vec<Rule>, Vec<Rule>) =
+            rules.into_iter().partition(|r| r.module().is_none());
+        self.rules = global;
+        for (name, settings) in &self.settings.modules {
+            let entry_point = if settings.entry_point.is_empty() {
+                format!("/{name}")
+            } else {
+                settings.entry_point.clone()
+            };
+            self.modules.push(Module {
+                name: name.clone(),
+                entry_point,
+                settings: settings.clone(),
+                rules: tagged
+                    .iter()
+                    .filter(|r| r.module() == Some(name))
+                    .cloned()
+                    .collect(),
+                validator: None,
+            });
+        }
+        Ok(self)
     }
 
     /// A module registered at start-up (modules registered later come before it).
@@ -141,7 +178,7 @@ impl FirewallBuilder {
     }
 
     /// Checks the configuration and compiles the rules.
-    pub fn build(self) -> Result<Firewall> {
+    pub fn build(mut self) -> Result<Firewall> {
         let name = self.settings.validator.as_str().to_owned();
         let default_validator = self.validators.get(&name).cloned().ok_or_else(|| {
             Error::config(
@@ -157,10 +194,11 @@ impl FirewallBuilder {
             check_rule_target(rule, global, None)?;
         }
         let mut modules = Vec::new();
-        for module in self.modules {
+        for module in std::mem::take(&mut self.modules) {
             modules.insert(0, Arc::new(self.resolve_module(module)?));
         }
-        let current = RuleSet::compile(&self.rules, modules.clone(), self.settings.rules.use_regex)?;
+        let current =
+            RuleSet::compile(&self.rules, modules.clone(), self.settings.rules.use_regex)?;
         Ok(Firewall {
             inner: Arc::new(Inner {
                 proxies: TrustedProxies::new(self.settings.trusted_proxies.iter().copied()),
@@ -291,7 +329,11 @@ impl Firewall {
     /// Registers a module at run time: its rules come first from the next request on.
     /// Requests in flight finish with the rules they started with.
     pub fn register_module(&self, module: Module) -> Result<()> {
-        let module = Arc::new(resolve_module(module, &self.inner.validators, &self.inner.settings)?);
+        let module = Arc::new(resolve_module(
+            module,
+            &self.inner.validators,
+            &self.inner.settings,
+        )?);
         self.swap(|modules| {
             modules.retain(|m| m.name != module.name);
             modules.insert(0, module.clone());
@@ -311,24 +353,27 @@ impl Firewall {
     }
 
     fn swap(&self, change: impl FnOnce(&mut Vec<Arc<Module>>)) -> Result<()> {
-        let mut registered = self
-            .inner
-            .registered
-            .lock()
-            .map_err(|_| Error::config("firewall.modules", "the module registry is poisoned"))?;
+        let mut registered =
+            self.inner.registered.lock().map_err(|_| {
+                Error::config("firewall.modules", "the module registry is poisoned")
+            })?;
         let mut next = registered.clone();
         change(&mut next);
-        let compiled = RuleSet::compile(&self.inner.global_rules, next.clone(), self.inner.settings.rules.use_regex)?;
+        let compiled = RuleSet::compile(
+            &self.inner.global_rules,
+            next.clone(),
+            self.inner.settings.rules.use_regex,
+        )?;
         self.inner.current.store(Arc::new(compiled));
         *registered = next;
         Ok(())
     }
 
     /// The validator for a request of `module`.
-    fn validator_for(&self, module: Option<&Arc<Module>>) -> &Arc<dyn SecurityValidator> {
+    fn validator_for(&self, module: Option<&Arc<Module>>) -> Arc<dyn SecurityValidator> {
         module
-            .and_then(|m| m.validator.as_ref())
-            .unwrap_or(&self.inner.default_validator)
+            .and_then(|m| m.validator.clone())
+            .unwrap_or_else(|| self.inner.default_validator.clone())
     }
 
     /// Applies the rules to a request (spec §2.6–2.7).
@@ -336,13 +381,19 @@ impl Firewall {
         let set = self.inner.current.load_full();
         let client = self.inner.proxies.client(parts);
         let url = Targets::url_target(parts.uri.path()).into_owned();
-        let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned());
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned());
         let module = set.module_of(&url).cloned();
-        let Some(rule) = set.first_applying(&Targets::new(&url, route.as_deref())).cloned() else {
+        let Some(rule) = set
+            .first_applying(&Targets::new(&url, route.as_deref()))
+            .cloned()
+        else {
             self.validator_for(module.as_ref()).identify(parts).await;
             return Outcome::Pass(HeaderMap::new());
         };
-        let validator = self.validator_for(module.as_ref()).clone();
+        let validator = self.validator_for(module.as_ref());
         let mut verdict = match validator.validate_rule(&rule, parts).await {
             Ok(verdict) => verdict,
             Err(error) => return Outcome::Respond(error_response(&error)),
@@ -351,18 +402,34 @@ impl Firewall {
             verdict = Verdict::deny(VerdictKind::Authorization, "Detected IP is not allowed");
         }
         if !rule.methods_allow(&parts.method) {
-            verdict = Verdict::deny(VerdictKind::Authorization, "Detected HTTP Method is not allowed");
+            verdict = Verdict::deny(
+                VerdictKind::Authorization,
+                "Detected HTTP Method is not allowed",
+            );
         }
         parts.extensions.insert(super::MatchedRule(rule.clone()));
         parts.extensions.insert(super::VerdictOf(verdict.clone()));
         if verdict.allow {
             return Outcome::Pass(verdict.headers);
         }
-        self.refuse(verdict, Some(rule), None, module.as_ref(), validator.as_ref(), parts, &client)
+        self.refuse(
+            verdict,
+            Some(rule),
+            None,
+            module.as_ref(),
+            validator.as_ref(),
+            parts,
+            &client,
+        )
     }
 
     /// Applies a route guard (spec §2.9).
-    pub(crate) async fn check_guard(&self, guard: &Secured, level: GuardLevel, parts: &mut Parts) -> Outcome {
+    pub(crate) async fn check_guard(
+        &self,
+        guard: &Secured,
+        level: GuardLevel,
+        parts: &mut Parts,
+    ) -> Outcome {
         if !self.inner.settings.handler_annotation_security || *guard == Secured::Open {
             return Outcome::Pass(HeaderMap::new());
         }
@@ -370,7 +437,7 @@ impl Firewall {
         let client = self.inner.proxies.client(parts);
         let url = Targets::url_target(parts.uri.path()).into_owned();
         let module = set.module_of(&url).cloned();
-        let validator = self.validator_for(module.as_ref()).clone();
+        let validator = self.validator_for(module.as_ref());
         let verdict = match validator.validate_guard(guard, parts).await {
             Ok(verdict) => verdict,
             Err(error) => return Outcome::Respond(error_response(&error)),
@@ -386,7 +453,15 @@ impl Firewall {
             },
             ..verdict
         };
-        self.refuse(verdict, None, Some(level), module.as_ref(), validator.as_ref(), parts, &client)
+        self.refuse(
+            verdict,
+            None,
+            Some(level),
+            module.as_ref(),
+            validator.as_ref(),
+            parts,
+            &client,
+        )
     }
 
     /// The invalid-access flow (spec §2.8): event, interceptors, action.
@@ -445,7 +520,9 @@ impl Firewall {
         let kind = verdict.kind.as_str();
         match resolved {
             Resolved::Redirect(target) if !json => {
-                let https = settings.rules.use_ssl || rule.as_ref().is_some_and(|r| r.use_ssl()) || client.secure;
+                let https = settings.rules.use_ssl
+                    || rule.as_ref().is_some_and(|r| r.use_ssl())
+                    || client.secure;
                 Outcome::Respond(action::redirect(&target, &secured, https, client, kind))
             }
             Resolved::Override(target) if !json => Outcome::Override(target),
@@ -455,10 +532,10 @@ impl Firewall {
 
     /// The response when an override's own target is refused too: a block.
     pub(crate) fn block_override(&self, parts: &Parts) -> Response {
-        let verdict = parts
-            .extensions
-            .get::<super::VerdictOf>()
-            .map_or_else(|| Verdict::deny(VerdictKind::Authentication, "Unauthorized"), |v| v.0.clone());
+        let verdict = parts.extensions.get::<super::VerdictOf>().map_or_else(
+            || Verdict::deny(VerdictKind::Authentication, "Unauthorized"),
+            |v| v.0.clone(),
+        );
         let json = self.inner.settings.json_responses && action::wants_json(parts);
         action::block(&verdict, json, self.inner.default_validator.challenge())
     }
@@ -471,18 +548,34 @@ fn defaults_for<'a>(
     authorization: bool,
 ) -> Defaults<'a> {
     let (global_action, global_target) = if authorization {
-        (global.default_authorization_action, global.invalid_authorization_event.as_str())
+        (
+            global.default_authorization_action,
+            global.invalid_authorization_event.as_str(),
+        )
     } else {
-        (global.default_authentication_action, global.invalid_authentication_event.as_str())
+        (
+            global.default_authentication_action,
+            global.invalid_authentication_event.as_str(),
+        )
     };
     let (module_action, module_target) = match module {
-        Some(m) if authorization => (m.default_authorization_action, m.invalid_authorization_event.as_str()),
-        Some(m) => (m.default_authentication_action, m.invalid_authentication_event.as_str()),
+        Some(m) if authorization => (
+            m.default_authorization_action,
+            m.invalid_authorization_event.as_str(),
+        ),
+        Some(m) => (
+            m.default_authentication_action,
+            m.invalid_authentication_event.as_str(),
+        ),
         None => (None, ""),
     };
     Defaults {
         action: module_action.unwrap_or(global_action),
-        target: if module_target.is_empty() { global_target } else { module_target },
+        target: if module_target.is_empty() {
+            global_target
+        } else {
+            module_target
+        },
     }
 }
 

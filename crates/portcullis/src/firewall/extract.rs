@@ -40,7 +40,11 @@ macro_rules! firewall_extractor {
                 parts.extensions.get::<Self>().cloned().ok_or_else(|| {
                     error_response(&Error::config(
                         "firewall",
-                        concat!("no ", $what, " on this request: is the route behind the firewall?"),
+                        concat!(
+                            "no ",
+                            $what,
+                            " on this request: is the route behind the firewall?"
+                        ),
                     ))
                 })
             }
@@ -49,7 +53,10 @@ macro_rules! firewall_extractor {
         impl<S: Send + Sync> OptionalFromRequestParts<S> for $type {
             type Rejection = std::convert::Infallible;
 
-            async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+            async fn from_request_parts(
+                parts: &mut Parts,
+                _: &S,
+            ) -> Result<Option<Self>, Self::Rejection> {
                 Ok(parts.extensions.get::<Self>().cloned())
             }
         }

@@ -105,8 +105,9 @@ where
                     return dispatch_override(&firewall, &mut inner, &parts, &target).await;
                 }
             };
-            let keep = (firewall.may_override() && parts.extensions.get::<OverrideDispatch>().is_none())
-                .then(|| copy_parts(&parts));
+            let keep = (firewall.may_override()
+                && parts.extensions.get::<OverrideDispatch>().is_none())
+            .then(|| copy_parts(&parts));
             let pending = PendingHeaders::default();
             parts.extensions.insert(pending.clone());
             let mut response = inner.call(Request::from_parts(parts, body)).await?;

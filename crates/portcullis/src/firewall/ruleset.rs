@@ -114,4 +114,3 @@ impl RuleSet {
         self.overrides
     }
 }
-}

@@ -27,9 +27,16 @@ impl AnyOf {
     /// Asks `validators` in order (at least one).
     pub fn new(validators: Vec<Arc<dyn SecurityValidator>>) -> Result<Self> {
         if validators.is_empty() {
-            return Err(Error::config("firewall.validator", "any-of needs at least one validator"));
+            return Err(Error::config(
+                "firewall.validator",
+                "any-of needs at least one validator",
+            ));
         }
-        let name = validators.iter().map(|v| v.name()).collect::<Vec<_>>().join("|");
+        let name = validators
+            .iter()
+            .map(|v| v.name())
+            .collect::<Vec<_>>()
+            .join("|");
         Ok(AnyOf { validators, name })
     }
 

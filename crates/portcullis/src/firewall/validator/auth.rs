@@ -32,7 +32,11 @@ impl<A: AuthService> AuthValidator<A> {
         &self.auth
     }
 
-    pub(crate) async fn check(&self, wanted: Requirements<'_>, parts: &mut Parts) -> Result<Verdict> {
+    pub(crate) async fn check(
+        &self,
+        wanted: Requirements<'_>,
+        parts: &mut Parts,
+    ) -> Result<Verdict> {
         match self.auth.current_user(parts).await? {
             None => Ok(not_logged_in()),
             Some(user) => Ok(wanted.judge(&user, |_| false)),
