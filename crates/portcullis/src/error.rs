@@ -55,6 +55,17 @@ pub enum Error {
     #[error("refresh tokens are not enabled (jwt.enable_refresh_tokens)")]
     RefreshTokensNotActive,
 
+    /// The current user lacks what a check requires (cbsecurity `NotAuthorized`); 403.
+    #[error("{message}")]
+    NotAuthorized {
+        /// The message shown, default `Not authorized!`.
+        message: String,
+    },
+
+    /// A check needs a user and nobody is logged in (cbauth `NoUserLoggedIn`); 401.
+    #[error("no user is logged in")]
+    NoUserLoggedIn,
+
     /// A username/password pair did not match (cbauth `InvalidCredentials`).
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -117,7 +128,8 @@ impl Error {
 
     /// A short, stable, lower-case name for the error's kind, for logs, metrics and the CLI:
     /// `not_found`, `expired`, `invalid`, `rejected`, `unknown_user`, `refresh_disabled`,
-    /// `invalid_credentials`, `config`, `unavailable` or `io`.
+    /// `not_authorized`, `not_logged_in`, `invalid_credentials`, `config`, `unavailable` or
+    /// `io`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::TokenNotFound => "not_found",
@@ -126,6 +138,8 @@ impl Error {
             Error::TokenRejected { .. } => "rejected",
             Error::UnknownUser => "unknown_user",
             Error::RefreshTokensNotActive => "refresh_disabled",
+            Error::NotAuthorized { .. } => "not_authorized",
+            Error::NoUserLoggedIn => "not_logged_in",
             Error::InvalidCredentials => "invalid_credentials",
             Error::Config { .. } => "config",
             Error::Unavailable { .. } => "unavailable",

@@ -258,3 +258,17 @@ mod tests {
         assert_eq!(TrustedProxies::default().client_ip(&parts), None);
     }
 }
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    /// What the firewall determined about the client (trusted proxies applied), or, outside
+    /// the firewall, the TCP peer with every forwarding header ignored.
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_else(|| TrustedProxies::default().client(parts)))
+    }
+}

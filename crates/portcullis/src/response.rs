@@ -6,7 +6,8 @@
 //!
 //! | error | status |
 //! |---|---|
-//! | token not found, expired, invalid, rejected (revoked); unknown user; bad credentials | 401, with `WWW-Authenticate: Bearer` |
+//! | token not found, expired, invalid, rejected (revoked); unknown user; nobody logged in; bad credentials | 401, with `WWW-Authenticate: Bearer` |
+//! | not authorized (`Security::secure` and friends) | 403 |
 //! | refresh tokens not enabled | 404 |
 //! | token storage or another backend unreachable | 503 (fail closed) |
 //! | anything else | 500, with a generic message |
@@ -95,7 +96,9 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::TokenInvalid { .. }
         | Error::TokenRejected { .. }
         | Error::UnknownUser
+        | Error::NoUserLoggedIn
         | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        Error::NotAuthorized { .. } => StatusCode::FORBIDDEN,
         Error::RefreshTokensNotActive => StatusCode::NOT_FOUND,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,7 +123,9 @@ pub fn error_response(error: &Error) -> Response {
     let mut response = reject(status, error.kind(), message);
     if status == StatusCode::UNAUTHORIZED {
         let challenge = match error {
-            Error::TokenNotFound | Error::InvalidCredentials => "Bearer realm=\"portcullis\"",
+            Error::TokenNotFound | Error::InvalidCredentials | Error::NoUserLoggedIn => {
+                "Bearer realm=\"portcullis\""
+            }
             _ => "Bearer realm=\"portcullis\", error=\"invalid_token\"",
         };
         response
@@ -133,4 +138,11 @@ pub fn error_response(error: &Error) -> Response {
             .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
     }
     response
+}
+
+impl IntoResponse for Error {
+    /// [`error_response`]: handlers may return `Result<_, portcullis::Error>`.
+    fn into_response(self) -> Response {
+        error_response(&self)
+    }
 }

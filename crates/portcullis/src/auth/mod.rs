@@ -19,12 +19,14 @@
 
 mod basic;
 mod password;
+mod security;
 mod service;
 
 use async_trait::async_trait;
 
 pub use self::basic::{BasicAuthUsers, BasicUser, VERIFIED_TTL};
 pub use self::password::{legacy_digest, Argon2Params, PasswordHasher, Verification};
+pub use self::security::{create_password, PermissionList, Security, NOT_AUTHORIZED};
 pub use self::service::{basic_credentials, AuthService, BasicAuthService};
 
 use crate::Result;
@@ -83,6 +85,27 @@ pub trait UserService: Send + Sync + 'static {
         } else {
             Ok(None)
         }
+    }
+}
+
+#[async_trait]
+impl<S: UserService + ?Sized> UserService for std::sync::Arc<S> {
+    type User = S::User;
+
+    async fn is_valid_credentials(&self, username: &str, password: &str) -> Result<bool> {
+        (**self).is_valid_credentials(username, password).await
+    }
+
+    async fn retrieve_user_by_username(&self, username: &str) -> Result<Option<Self::User>> {
+        (**self).retrieve_user_by_username(username).await
+    }
+
+    async fn retrieve_user_by_id(&self, id: &str) -> Result<Option<Self::User>> {
+        (**self).retrieve_user_by_id(id).await
+    }
+
+    async fn authenticate(&self, username: &str, password: &str) -> Result<Option<Self::User>> {
+        (**self).authenticate(username, password).await
     }
 }
 
