@@ -25,6 +25,8 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response;
+use axum::Router;
+use tower::ServiceExt as _;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Uri};
@@ -34,15 +36,31 @@ use tower_service::Service;
 use super::engine::{Firewall, Outcome};
 
 /// Puts a [`Firewall`] in front of a service.
+///
+/// Most apps use [`Firewall::protect`], which also tells the layer where override targets
+/// live. With `Router::layer` the layer wraps each route separately, so an override needs the
+/// router: give it with [`FirewallLayer::overrides_to`]. Without one, overrides are sent to the
+/// wrapped service itself — right only when the layer wraps the whole router from outside.
 #[derive(Clone)]
 pub struct FirewallLayer {
     firewall: Firewall,
+    overrides: Option<Router>,
 }
 
 impl FirewallLayer {
     /// A layer enforcing `firewall`.
     pub fn new(firewall: Firewall) -> Self {
-        FirewallLayer { firewall }
+        FirewallLayer {
+            firewall,
+            overrides: None,
+        }
+    }
+
+    /// Answers overrides with `router` (the routes, without this layer: rules are not applied
+    /// again to an override target, its route guards are).
+    pub fn overrides_to(mut self, router: Router) -> Self {
+        self.overrides = Some(router);
+        self
     }
 }
 
@@ -53,6 +71,7 @@ impl<S> Layer<S> for FirewallLayer {
         FirewallService {
             inner,
             firewall: self.firewall.clone(),
+            overrides: self.overrides.clone(),
         }
     }
 }
@@ -62,6 +81,17 @@ impl<S> Layer<S> for FirewallLayer {
 pub struct FirewallService<S> {
     inner: S,
     firewall: Firewall,
+    overrides: Option<Router>,
+}
+
+impl Firewall {
+    /// `router` behind this firewall: rules on every route, guards working, overrides answered
+    /// by the router's own routes.
+    pub fn protect(&self, router: Router) -> Router {
+        router
+            .clone()
+            .layer(FirewallLayer::new(self.clone()).overrides_to(router))
+    }
 }
 
 /// The future of [`FirewallService`].
@@ -73,9 +103,13 @@ pub type ResponseFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + 
 pub(crate) struct OverrideDispatch;
 
 /// Carried by a guard's response when the guard resolved to an override: the firewall layer
-/// answers with the target route instead.
+/// answers with the target route instead, telling it what the guard decided.
 #[derive(Debug, Clone)]
-pub(crate) struct OverrideTo(pub(crate) String);
+pub(crate) struct OverrideTo {
+    pub(crate) target: String,
+    pub(crate) verdict: Option<super::VerdictOf>,
+    pub(crate) secured: Option<super::SecuredUrl>,
+}
 
 impl<S> Service<Request<Body>> for FirewallService<S>
 where
@@ -92,6 +126,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let firewall = self.firewall.clone();
+        let overrides = self.overrides.clone();
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
@@ -102,7 +137,7 @@ where
                 Outcome::Pass(headers) => headers,
                 Outcome::Respond(response) => return Ok(response),
                 Outcome::Override(target) => {
-                    return dispatch_override(&firewall, &mut inner, &parts, &target).await;
+                    return dispatch_override(&firewall, overrides, &mut inner, &parts, &target).await;
                 }
             };
             let keep = (firewall.may_override()
@@ -111,11 +146,17 @@ where
             let pending = PendingHeaders::default();
             parts.extensions.insert(pending.clone());
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
-            if let Some(OverrideTo(target)) = response.extensions_mut().remove::<OverrideTo>() {
-                let Some(original) = keep else {
+            if let Some(to) = response.extensions_mut().remove::<OverrideTo>() {
+                let Some(mut original) = keep else {
                     return Ok(response);
                 };
-                return dispatch_override(&firewall, &mut inner, &original, &target).await;
+                if let Some(verdict) = to.verdict {
+                    original.extensions.insert(verdict);
+                }
+                if let Some(secured) = to.secured {
+                    original.extensions.insert(secured);
+                }
+                return dispatch_override(&firewall, overrides, &mut inner, &original, &to.target).await;
             }
             response.headers_mut().extend(headers);
             response.headers_mut().extend(pending.take());
@@ -158,6 +199,7 @@ fn copy_parts(parts: &Parts) -> Parts {
 /// headers and extensions (the refused rule and verdict included), no body.
 async fn dispatch_override<S>(
     firewall: &Firewall,
+    overrides: Option<Router>,
     inner: &mut S,
     parts: &Parts,
     target: &str,
@@ -184,7 +226,15 @@ where
     }
     *request.extensions_mut() = parts.extensions.clone();
     request.extensions_mut().insert(OverrideDispatch);
-    let mut response = inner.call(request).await?;
+    // Routing state of the refused route must not leak into the target's routing.
+    request.extensions_mut().remove::<axum::extract::MatchedPath>();
+    let mut response = match overrides {
+        Some(router) => match router.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        None => inner.call(request).await?,
+    };
     if response.extensions_mut().remove::<OverrideTo>().is_some() {
         return Ok(firewall.block_override(parts));
     }

@@ -48,7 +48,7 @@ use tower_service::Service;
 
 use crate::firewall::engine::Outcome;
 use crate::firewall::layer::{OverrideTo, PendingHeaders};
-use crate::firewall::{Firewall, GuardLevel, Secured};
+use crate::firewall::{Firewall, GuardLevel, Secured, SecuredUrl, VerdictOf};
 use crate::response::error_response;
 use crate::Error;
 
@@ -145,7 +145,11 @@ async fn enforce(guard: &Secured, level: GuardLevel, parts: &mut Parts) -> Resul
         Outcome::Respond(response) => Err(response),
         Outcome::Override(target) => {
             let mut response = StatusCode::FORBIDDEN.into_response();
-            response.extensions_mut().insert(OverrideTo(target));
+            response.extensions_mut().insert(OverrideTo {
+                target,
+                verdict: parts.extensions.get::<VerdictOf>().cloned(),
+                secured: parts.extensions.get::<SecuredUrl>().cloned(),
+            });
             Err(response)
         }
     }
