@@ -67,11 +67,16 @@ pub async fn build(settings: Settings, events: EventBus) -> portcullis::Result<A
     let firewall = Firewall::builder(settings.firewall.clone())
         .validator("jwt", Arc::new(JwtValidator::new(jwt.clone())))
         .validator("auth", Arc::new(AuthValidator::new(jwt.clone())))
-        .validator("basic", Arc::new(BasicAuthValidator::new(users, "Operations")?))
+        .validator(
+            "basic",
+            Arc::new(BasicAuthValidator::new(users, "Operations")?),
+        )
         .events(events)
         .on_invalid_access(|access| {
             let honeypot = access.rule.as_ref().is_some_and(|r| r.id() == "honeypot");
-            honeypot.then(|| (StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, "nothing here").into_response())
+            honeypot.then(|| {
+                (StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, "nothing here").into_response()
+            })
         })
         .load_rules(RuleAssembly::new(&settings.firewall))
         .await?
@@ -83,7 +88,10 @@ pub async fn build(settings: Settings, events: EventBus) -> portcullis::Result<A
     };
     let billing = Router::new()
         .route("/invoices", get(|| async { "invoices" }))
-        .route("/export", get(|| async { "export" }).layer(secured("billing:export")))
+        .route(
+            "/export",
+            get(|| async { "export" }).layer(secured("billing:export")),
+        )
         .layer(secured("billing:read").group());
     let admin = Router::new().route("/dashboard", get(|| async { "admin dashboard" }));
     let ops = Router::new().route("/health", get(ops_health));
@@ -93,8 +101,14 @@ pub async fn build(settings: Settings, events: EventBus) -> portcullis::Result<A
         .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/denied", get(denied))
-        .route("/orders/", get(|| async { "orders" }).post(|| async { "posted" }))
-        .route("/orders/new", post(|| async { (StatusCode::CREATED, "created") }))
+        .route(
+            "/orders/",
+            get(|| async { "orders" }).post(|| async { "posted" }),
+        )
+        .route(
+            "/orders/new",
+            post(|| async { (StatusCode::CREATED, "created") }),
+        )
         .route("/reports/summary", get(|| async { "report" }))
         .route("/internal/status", get(|| async { "internal" }))
         .route("/legacy/page", get(|| async { "legacy" }))
@@ -125,7 +139,11 @@ pub async fn build(settings: Settings, events: EventBus) -> portcullis::Result<A
 
 /// Serves `router` on `listener` with the client's address available to the firewall.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -135,7 +153,11 @@ struct Credentials {
 }
 
 async fn login(State(state): State<AppState>, Json(credentials): Json<Credentials>) -> Response {
-    match state.jwt.attempt(&credentials.username, &credentials.password).await {
+    match state
+        .jwt
+        .attempt(&credentials.username, &credentials.password)
+        .await
+    {
         Ok(pair) => Json(pair).into_response(),
         Err(Error::InvalidCredentials) => (
             StatusCode::UNAUTHORIZED,
@@ -153,7 +175,10 @@ struct Back {
 }
 
 async fn login_page(Query(back): Query<Back>) -> Html<String> {
-    let back = back.secured_url.unwrap_or_default().replace(['<', '>', '"', '&'], "");
+    let back = back
+        .secured_url
+        .unwrap_or_default()
+        .replace(['<', '>', '"', '&'], "");
     Html(format!("<h1>Log in</h1><p>then back to: {back}</p>"))
 }
 
@@ -167,7 +192,11 @@ async fn me(CurrentUser(user): CurrentUser<BasicUser>, claims: Claims) -> Json<V
 }
 
 /// The override target for authorization failures: it sees why it answers.
-async fn denied(rule: Option<MatchedRule>, verdict: Option<VerdictOf>, back: Option<SecuredUrl>) -> Response {
+async fn denied(
+    rule: Option<MatchedRule>,
+    verdict: Option<VerdictOf>,
+    back: Option<SecuredUrl>,
+) -> Response {
     let body = json!({
         "rule": rule.map(|r| r.0.id().to_owned()),
         "messages": verdict.map(|v| v.0.messages).unwrap_or_default(),
@@ -201,7 +230,10 @@ struct Check {
 }
 
 /// cbsecurity's helpers on the current user.
-async fn security_check(security: Security<BasicUser>, Query(check): Query<Check>) -> Result<Json<Value>, Error> {
+async fn security_check(
+    security: Security<BasicUser>,
+    Query(check): Query<Check>,
+) -> Result<Json<Value>, Error> {
     let list = check.permissions.as_str();
     if check.secure {
         security.secure(list)?;
@@ -216,5 +248,7 @@ async fn security_check(security: Security<BasicUser>, Query(check): Query<Check
 }
 
 async fn whoami(client: ClientInfo) -> String {
-    client.ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    client
+        .ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }

@@ -135,22 +135,13 @@ impl FirewallBuilder {
             rules.into_iter().partition(|r| r.module().is_none());
         self.rules = global;
         for (name, settings) in &self.settings.modules {
-            let entry_point = if settings.entry_point.is_empty() {
-                format!("/{name}")
-            } else {
-                settings.entry_point.clone()
-            };
-            self.modules.push(Module {
-                name: name.clone(),
-                entry_point,
-                settings: settings.clone(),
-                rules: tagged
-                    .iter()
-                    .filter(|r| r.module() == Some(name))
-                    .cloned()
-                    .collect(),
-                validator: None,
-            });
+            let mut module = Module::from_settings(name, settings.clone(), &self.settings).await?;
+            module.rules = tagged
+                .iter()
+                .filter(|r| r.module() == Some(name))
+                .cloned()
+                .collect();
+            self.modules.push(module);
         }
         Ok(self)
     }
@@ -380,6 +371,7 @@ impl Firewall {
     pub(crate) async fn check_rules(&self, parts: &mut Parts) -> Outcome {
         let set = self.inner.current.load_full();
         let client = self.inner.proxies.client(parts);
+        parts.extensions.insert(client.clone());
         let url = Targets::url_target(parts.uri.path()).into_owned();
         let route = parts
             .extensions

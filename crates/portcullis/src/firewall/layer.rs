@@ -26,10 +26,10 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::response::Response;
 use axum::Router;
-use tower::ServiceExt as _;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Uri};
+use tower::ServiceExt as _;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -137,7 +137,8 @@ where
                 Outcome::Pass(headers) => headers,
                 Outcome::Respond(response) => return Ok(response),
                 Outcome::Override(target) => {
-                    return dispatch_override(&firewall, overrides, &mut inner, &parts, &target).await;
+                    return dispatch_override(&firewall, overrides, &mut inner, &parts, &target)
+                        .await;
                 }
             };
             let keep = (firewall.may_override()
@@ -156,7 +157,8 @@ where
                 if let Some(secured) = to.secured {
                     original.extensions.insert(secured);
                 }
-                return dispatch_override(&firewall, overrides, &mut inner, &original, &to.target).await;
+                return dispatch_override(&firewall, overrides, &mut inner, &original, &to.target)
+                    .await;
             }
             response.headers_mut().extend(headers);
             response.headers_mut().extend(pending.take());
@@ -227,7 +229,9 @@ where
     *request.extensions_mut() = parts.extensions.clone();
     request.extensions_mut().insert(OverrideDispatch);
     // Routing state of the refused route must not leak into the target's routing.
-    request.extensions_mut().remove::<axum::extract::MatchedPath>();
+    request
+        .extensions_mut()
+        .remove::<axum::extract::MatchedPath>();
     let mut response = match overrides {
         Some(router) => match router.oneshot(request).await {
             Ok(response) => response,

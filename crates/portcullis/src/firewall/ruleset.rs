@@ -41,6 +41,35 @@ impl std::fmt::Debug for Module {
 }
 
 impl Module {
+    /// The module `firewall.modules.<name>` would describe: its rules loaded from every source
+    /// its settings name, normalised with its `defaults` over the global ones; entry point
+    /// `settings.entry_point`, or `/<name>`.
+    pub async fn from_settings(
+        name: &str,
+        settings: ModuleFirewallSettings,
+        global: &crate::settings::FirewallSettings,
+    ) -> Result<Module> {
+        let rules = super::sources::RuleAssembly::from_rules(&global.rules)
+            .module(name, &settings.rules)
+            .load()
+            .await?
+            .into_iter()
+            .filter(|rule| rule.module() == Some(name))
+            .collect();
+        let entry_point = if settings.entry_point.is_empty() {
+            format!("/{name}")
+        } else {
+            settings.entry_point.clone()
+        };
+        Ok(Module {
+            name: name.to_owned(),
+            entry_point,
+            settings,
+            rules,
+            validator: None,
+        })
+    }
+
     /// Whether `path` belongs to this module (its entry point, segment-wise).
     pub fn contains(&self, path: &str) -> bool {
         let prefix = self.entry_point.trim_end_matches('/');
