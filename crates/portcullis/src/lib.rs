@@ -10,10 +10,12 @@
 pub mod auth;
 mod error;
 pub mod events;
+mod extension;
 pub mod firewall;
 pub mod guard;
 pub mod jwt;
 pub mod net;
+mod random;
 pub mod response;
 pub mod settings;
 pub mod storage;

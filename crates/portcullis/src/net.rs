@@ -161,6 +161,20 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    /// What the firewall determined about the client (trusted proxies applied), or, outside
+    /// the firewall, the TCP peer with every forwarding header ignored.
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_else(|| TrustedProxies::default().client(parts)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,19 +270,5 @@ mod tests {
     fn without_a_peer_there_is_no_client_ip() {
         let (parts, _) = http::Request::builder().body(()).unwrap().into_parts();
         assert_eq!(TrustedProxies::default().client_ip(&parts), None);
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientInfo {
-    type Rejection = std::convert::Infallible;
-
-    /// What the firewall determined about the client (trusted proxies applied), or, outside
-    /// the firewall, the TCP peer with every forwarding header ignored.
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<ClientInfo>()
-            .cloned()
-            .unwrap_or_else(|| TrustedProxies::default().client(parts)))
     }
 }

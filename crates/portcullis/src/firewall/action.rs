@@ -15,7 +15,7 @@
 //! 5. `block`: 401 with a `WWW-Authenticate` challenge fitting the validator, or 403; HTML for
 //!    browsers, the JSON envelope for API clients.
 //!
-//! Every refusal carries a [`Rejection`](crate::response::Rejection) in its extensions.
+//! Every refusal carries a [`Rejection`] in its extensions.
 
 use axum::response::{Html, IntoResponse, Response};
 use http::header::{ACCEPT, LOCATION, WWW_AUTHENTICATE};

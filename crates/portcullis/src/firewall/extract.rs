@@ -14,13 +14,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::response::Response;
-use http::request::Parts;
-
 use super::action::SecuredUrl;
 use super::{Rule, Verdict};
-use crate::response::error_response;
+use crate::extension::extension_extractor;
 use crate::Error;
 
 /// The rule that applied to this request.
@@ -31,38 +27,14 @@ pub struct MatchedRule(pub Arc<Rule>);
 #[derive(Debug, Clone)]
 pub struct VerdictOf(pub Verdict);
 
-macro_rules! firewall_extractor {
-    ($type:ty, $what:literal) => {
-        impl<S: Send + Sync> FromRequestParts<S> for $type {
-            type Rejection = Response;
-
-            async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-                parts.extensions.get::<Self>().cloned().ok_or_else(|| {
-                    error_response(&Error::config(
-                        "firewall",
-                        concat!(
-                            "no ",
-                            $what,
-                            " on this request: is the route behind the firewall?"
-                        ),
-                    ))
-                })
-            }
-        }
-
-        impl<S: Send + Sync> OptionalFromRequestParts<S> for $type {
-            type Rejection = std::convert::Infallible;
-
-            async fn from_request_parts(
-                parts: &mut Parts,
-                _: &S,
-            ) -> Result<Option<Self>, Self::Rejection> {
-                Ok(parts.extensions.get::<Self>().cloned())
-            }
-        }
-    };
+/// The refusal when a firewall extractor finds nothing: the route is not behind the firewall.
+fn not_behind_the_firewall(what: &str) -> Error {
+    Error::config(
+        "firewall",
+        format!("no {what} on this request: is the route behind the firewall?"),
+    )
 }
 
-firewall_extractor!(MatchedRule, "matched rule");
-firewall_extractor!(VerdictOf, "verdict");
-firewall_extractor!(SecuredUrl, "refused URL");
+extension_extractor!(MatchedRule, missing: not_behind_the_firewall("matched rule"));
+extension_extractor!(VerdictOf, missing: not_behind_the_firewall("verdict"));
+extension_extractor!(SecuredUrl, missing: not_behind_the_firewall("refused URL"));

@@ -142,7 +142,7 @@ impl Rule {
             })?;
         let id = match &spec.id {
             Some(id) => id.clone(),
-            None => random_uuid()?,
+            None => crate::random::uuid_v4()?,
         };
         spec.id = Some(id.clone());
         Ok(Rule {
@@ -309,27 +309,6 @@ impl Serialize for Rule {
         }
         map.end()
     }
-}
-
-/// A random UUID (version 4) in its 36-character text form, from aws-lc-rs's generator.
-fn random_uuid() -> Result<String> {
-    use std::fmt::Write as _;
-
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| Error::Unavailable {
-        what: "the random generator",
-        reason: "could not draw a rule id".to_owned(),
-    })?;
-    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
-    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let mut text = String::with_capacity(36);
-    for (i, byte) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            text.push('-');
-        }
-        let _ = write!(text, "{byte:02x}");
-    }
-    Ok(text)
 }
 
 #[cfg(test)]

@@ -179,7 +179,7 @@ impl<'u> TokenBuilder<'u> {
         payload.insert("iat".into(), Value::from(iat));
         payload.insert("sub".into(), Value::from(self.subject.as_str()));
         payload.insert("exp".into(), Value::from(iat.saturating_add(lifetime)));
-        payload.insert("jti".into(), Value::from(random_id()?));
+        payload.insert("jti".into(), Value::from(crate::random::hex128()?));
         payload.insert("scope".into(), Value::from(self.scopes.join(" ")));
         if let Some(nbf) = self.not_before {
             payload.insert("nbf".into(), Value::from(nbf));
@@ -229,14 +229,6 @@ impl<'u> TokenBuilder<'u> {
     pub fn sign(&self, key: &SigningKey) -> Result<String> {
         self.issue(key).map(|issued| issued.token)
     }
-}
-
-/// A 128-bit random token id from the operating system's CSPRNG, as 32 lowercase hex digits.
-pub(crate) fn random_id() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| Error::config("jti", "the system random number generator failed"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl fmt::Debug for TokenBuilder<'_> {

@@ -209,7 +209,7 @@ mod tests {
         let mut f = family();
         f.rotate("r1", &next("r2"), 1_100, 10);
         assert_eq!(
-            f.rotate("r1", &next("x"), 1_110, 10),
+            f.rotate("r1", &next("x"), 1_109, 10),
             Rotation::Grace {
                 current_token: "token-r2".into()
             }
@@ -226,9 +226,17 @@ mod tests {
         let mut late = family();
         late.rotate("r1", &next("r2"), 1_100, 10);
         assert_eq!(
-            late.rotate("r1", &next("x"), 1_111, 10),
+            late.rotate("r1", &next("x"), 1_110, 10),
             Rotation::Reused,
             "after the window"
+        );
+
+        let mut none = family();
+        none.rotate("r1", &next("r2"), 1_100, 0);
+        assert_eq!(
+            none.rotate("r1", &next("x"), 1_100, 0),
+            Rotation::Reused,
+            "a zero window accepts nothing"
         );
     }
 

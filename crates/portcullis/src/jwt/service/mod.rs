@@ -192,7 +192,7 @@ where
             self.record_issued(user, &access, false).await?;
             return Ok(self.pair(access.token, None));
         }
-        let session = super::builder::random_id()?;
+        let session = crate::random::hex128()?;
         let access = self.issue(user, custom.clone(), Some(&session), now, false, None)?;
         let mut refresh_claims = custom;
         refresh_claims.extend(refresh_custom);

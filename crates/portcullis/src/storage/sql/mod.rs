@@ -23,7 +23,6 @@
 //! ```
 
 mod dialect;
-mod id;
 mod pool;
 mod statements;
 mod sweeper;
@@ -209,7 +208,7 @@ impl TokenStorage for SqlStorage {
     }
 
     async fn set(&self, token: StoredToken) -> Result<()> {
-        let id = id::random_uuid()?;
+        let id = crate::random::uuid_v4()?;
         let statement = &self.inner.sql.set;
         let done = with_pool!(&self.inner.pool, pool => {
             sqlx::query(sql(statement))
