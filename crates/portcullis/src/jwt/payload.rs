@@ -67,7 +67,12 @@ pub(crate) struct RawClaims {
 impl RawClaims {
     /// Parses payload JSON. Anything but one JSON object, or a repeated claim, is refused.
     pub(crate) fn parse(json: &[u8]) -> Result<Self, InvalidToken> {
-        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        // UTF-8 is checked once for the whole payload; parsing text then skips per-string checks.
+        let text = std::str::from_utf8(json).map_err(|err| InvalidToken::BadJson {
+            segment: "payload",
+            detail: err.to_string(),
+        })?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
         deserializer
             .deserialize_map(RawVisitor)
             .and_then(|raw| deserializer.end().map(|()| raw))
@@ -162,31 +167,49 @@ impl<'de> Visitor<'de> for RawVisitor {
             cbsecurity_refresh: Slot::Absent,
             extra: Map::new(),
         };
-        while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
-            if raw.has(&name) {
-                return Err(de::Error::custom(format_args!("duplicate member `{name}`")));
-            }
-            match name.as_ref() {
-                "iss" => raw.iss = map.next_value::<Scalar>()?.string(),
-                "sub" => raw.sub = map.next_value::<Scalar>()?.string_or_integer(),
-                "jti" => raw.jti = map.next_value::<Scalar>()?.string(),
-                "scope" => raw.scope = map.next_value::<Scalar>()?.string(),
-                "iat" => raw.iat = map.next_value::<Scalar>()?.numeric_date(),
-                "exp" => raw.exp = map.next_value::<Scalar>()?.numeric_date(),
-                "nbf" => raw.nbf = map.next_value::<Scalar>()?.numeric_date(),
-                "aud" => raw.aud = map.next_value::<Scalar>()?.string_list(),
-                TOKEN_USE => raw.token_use = map.next_value::<Scalar>()?.string(),
-                CBSECURITY_REFRESH => {
-                    raw.cbsecurity_refresh = map.next_value::<Scalar>()?.boolean()
+        // Each registered claim is stored once; a second occurrence is refused.
+        macro_rules! once {
+            ($slot:expr, $value:expr, $name:expr) => {{
+                if $slot.is_present() {
+                    return Err(duplicate(&$name));
                 }
+                $slot = $value;
+            }};
+        }
+        while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
+            match name.as_ref() {
+                "iss" => once!(raw.iss, map.next_value::<Scalar>()?.string(), name),
+                "sub" => once!(
+                    raw.sub,
+                    map.next_value::<Scalar>()?.string_or_integer(),
+                    name
+                ),
+                "jti" => once!(raw.jti, map.next_value::<Scalar>()?.string(), name),
+                "scope" => once!(raw.scope, map.next_value::<Scalar>()?.string(), name),
+                "iat" => once!(raw.iat, map.next_value::<Scalar>()?.numeric_date(), name),
+                "exp" => once!(raw.exp, map.next_value::<Scalar>()?.numeric_date(), name),
+                "nbf" => once!(raw.nbf, map.next_value::<Scalar>()?.numeric_date(), name),
+                "aud" => once!(raw.aud, map.next_value::<Scalar>()?.string_list(), name),
+                TOKEN_USE => once!(raw.token_use, map.next_value::<Scalar>()?.string(), name),
+                CBSECURITY_REFRESH => once!(
+                    raw.cbsecurity_refresh,
+                    map.next_value::<Scalar>()?.boolean(),
+                    name
+                ),
                 _ => {
                     let value = map.next_value::<Value>()?;
-                    raw.extra.insert(name.into_owned(), value);
+                    if raw.extra.insert(name.clone().into_owned(), value).is_some() {
+                        return Err(duplicate(&name));
+                    }
                 }
             }
         }
         Ok(raw)
     }
+}
+
+fn duplicate<E: de::Error>(name: &str) -> E {
+    E::custom(format_args!("duplicate member `{name}`"))
 }
 
 /// The shape of a registered claim's value, read without failing on a wrong type.

@@ -35,6 +35,8 @@
 //! assert!(verifier.verify_refresh(&refresh).is_ok());
 //! ```
 
+use std::borrow::Cow;
+
 use super::algorithm::Algorithm;
 use super::b64;
 use super::claims::{Claims, TokenType};
@@ -46,6 +48,8 @@ use crate::{Error, InvalidToken, Result};
 
 /// Decoded headers longer than this go to the heap; typical headers are under 100 bytes.
 const HEADER_STACK: usize = 512;
+/// Decoded payloads up to this size stay on the stack.
+const PAYLOAD_STACK: usize = 1024;
 /// The longest signature of any supported key (RSA-8192).
 const MAX_SIGNATURE: usize = 1024;
 
@@ -54,6 +58,10 @@ const MAX_SIGNATURE: usize = 1024;
 pub struct JwtVerifier {
     keys: Vec<VerifyingKey>,
     validation: Validation,
+    /// Headers whose parse is known in advance (base64url text → algorithm and kid): the one
+    /// portcullis signs with for each key, and `{"typ":"JWT","alg":…}` as other libraries
+    /// write it. A token carrying one byte for byte skips decoding and parsing its header.
+    known_headers: Vec<(String, Algorithm, Option<String>)>,
 }
 
 /// A token whose signature verified; its claims are not checked.
@@ -99,7 +107,26 @@ impl JwtVerifier {
                 }
             }
         }
-        Ok(JwtVerifier { keys, validation })
+        let mut known_headers: Vec<(String, Algorithm, Option<String>)> = Vec::new();
+        for key in &keys {
+            let alg = key.algorithm();
+            let kid = key.kid().map(str::to_owned);
+            let reversed = format!(r#"{{"typ":"JWT","alg":"{alg}"}}"#);
+            for (text, kid) in [
+                (super::keys::header_b64(alg, kid.as_deref()), kid.clone()),
+                (super::keys::header_b64(alg, None), None),
+                (b64::encode(reversed.as_bytes()), None),
+            ] {
+                if !known_headers.iter().any(|(known, ..)| *known == text) {
+                    known_headers.push((text, alg, kid));
+                }
+            }
+        }
+        Ok(JwtVerifier {
+            keys,
+            validation,
+            known_headers,
+        })
     }
 
     /// Verifies an access token now: signature and every claim check.
@@ -127,7 +154,8 @@ impl JwtVerifier {
     fn verify_inner(&self, token: &str, expected: Option<TokenType>, now: i64) -> Result<Claims> {
         let parts = self.split(token)?;
         self.check_signature(&parts)?;
-        let payload = decode_segment(parts.payload, "payload")?;
+        let mut stack = [0u8; PAYLOAD_STACK];
+        let payload = decode_small(parts.payload, "payload", &mut stack)?;
         let raw = RawClaims::parse(&payload).map_err(Error::invalid)?;
         self.validation.check(raw, expected, now)
     }
@@ -181,29 +209,46 @@ impl JwtVerifier {
 
     /// Parses the header, picks the key and verifies the signature; returns the key used.
     fn check_signature(&self, parts: &Parts<'_>) -> Result<&VerifyingKey> {
-        let mut stack = [0u8; HEADER_STACK];
-        let heap;
-        let header_json = if b64::decoded_len(parts.header.len()) <= HEADER_STACK {
-            let len = b64::decode_into(parts.header.as_bytes(), &mut stack).ok_or(
-                Error::invalid(InvalidToken::BadBase64 { segment: "header" }),
-            )?;
-            &stack[..len]
-        } else {
-            heap = decode_segment(parts.header, "header")?;
-            &heap[..]
+        let known = self
+            .known_headers
+            .iter()
+            .find(|(text, ..)| text.as_str() == parts.header);
+        let (mut stack, json, parsed);
+        let header: &Header<'_> = match known {
+            Some((_, alg, kid)) => {
+                parsed = Header {
+                    alg: Cow::Borrowed(alg.as_str()),
+                    kid: kid.as_deref().map(Cow::Borrowed),
+                };
+                &parsed
+            }
+            None => {
+                stack = [0u8; HEADER_STACK];
+                json = decode_small(parts.header, "header", &mut stack)?;
+                parsed = header::parse(json.as_ref()).map_err(Error::invalid)?;
+                &parsed
+            }
         };
-        let header = header::parse(header_json).map_err(Error::invalid)?;
 
-        let mut signature = [0u8; MAX_SIGNATURE];
-        let signature = if b64::decoded_len(parts.signature.len()) <= MAX_SIGNATURE {
-            b64::decode_into(parts.signature.as_bytes(), &mut signature)
-                .map(|len| &signature[..len])
-                .ok_or(Error::invalid(InvalidToken::BadBase64 {
-                    segment: "signature",
-                }))?
+        // Every signature but RSA's fits 132 bytes (ES512): only RSA needs the large buffer.
+        let mut small = [0u8; 132];
+        let mut large;
+        let decoded = b64::decoded_len(parts.signature.len());
+        let buffer: &mut [u8] = if decoded <= small.len() {
+            &mut small
+        } else if decoded <= MAX_SIGNATURE {
+            large = [0u8; MAX_SIGNATURE];
+            &mut large
         } else {
             return Err(Error::invalid(InvalidToken::BadSignature));
         };
+        let signature = b64::decode_into(parts.signature.as_bytes(), buffer)
+            .map(|len| &buffer[..len])
+            .ok_or_else(|| {
+                Error::invalid(InvalidToken::BadBase64 {
+                    segment: "signature",
+                })
+            })?;
 
         let chosen = self.key_for_kid(header.kid.as_deref())?;
         let alg = header.alg.as_ref();
@@ -214,11 +259,11 @@ impl JwtVerifier {
             .filter(|key| key.algorithm().as_str() == alg)
             .peekable();
         if candidates.peek().is_none() {
-            return Err(self.algorithm_mismatch(&header, chosen));
+            return Err(self.algorithm_mismatch(header, chosen));
         }
         candidates
             .find(|key| key.verify(parts.signing_input, signature))
-            .ok_or(Error::invalid(InvalidToken::BadSignature))
+            .ok_or_else(|| Error::invalid(InvalidToken::BadSignature))
     }
 
     /// The key a header's `kid` names: the key with that kid, or the only key when it has no
@@ -247,5 +292,20 @@ impl JwtVerifier {
 }
 
 fn decode_segment(text: &str, segment: &'static str) -> Result<Vec<u8>> {
-    b64::decode(text.as_bytes()).ok_or(Error::invalid(InvalidToken::BadBase64 { segment }))
+    b64::decode(text.as_bytes()).ok_or_else(|| Error::invalid(InvalidToken::BadBase64 { segment }))
+}
+
+/// Decodes a segment into `stack` when it fits, else onto the heap.
+fn decode_small<'b>(
+    text: &str,
+    segment: &'static str,
+    stack: &'b mut [u8],
+) -> Result<Cow<'b, [u8]>> {
+    if b64::decoded_len(text.len()) <= stack.len() {
+        let len = b64::decode_into(text.as_bytes(), stack)
+            .ok_or_else(|| Error::invalid(InvalidToken::BadBase64 { segment }))?;
+        Ok(Cow::Borrowed(&stack[..len]))
+    } else {
+        decode_segment(text, segment).map(Cow::Owned)
+    }
 }

@@ -230,7 +230,8 @@ impl VerifyingKey {
     }
 }
 
-fn header_b64(alg: Algorithm, kid: Option<&str>) -> String {
+/// The base64url header portcullis signs with: `{"alg":…,"kid":…,"typ":"JWT"}`.
+pub(crate) fn header_b64(alg: Algorithm, kid: Option<&str>) -> String {
     let header = match kid {
         Some(kid) => serde_json::json!({ "alg": alg.as_str(), "typ": "JWT", "kid": kid }),
         None => serde_json::json!({ "alg": alg.as_str(), "typ": "JWT" }),
