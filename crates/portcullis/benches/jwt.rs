@@ -28,8 +28,8 @@
 //! * **Keys are prepared outside the timed loop on both sides**: portcullis's
 //!   [`SigningKey`] / [`JwtVerifier`], jsonwebtoken's `EncodingKey` / `DecodingKey` and its
 //!   `Validation`, the primitive's [`ParsedPublicKey`]. jsonwebtoken redoes some key work on
-//!   every call (building the HMAC key, parsing the RSA/EC/Ed public key or the RSA/EC private
-//!   key): that is its design, and what a caller of it pays, so it is inside the measurement.
+//!   every call (building the HMAC key, parsing the RSA/EC/Ed25519 public or private key):
+//!   that is its design, and what a caller of it pays, so it is inside the measurement.
 //!   jsonwebtoken's keys come from the same PEM files, turned into the DER it expects exactly
 //!   as its own `from_*_pem` functions do (the inner PKCS#1 of a PKCS#8 RSA key, the bit
 //!   string of an SPKI public key).
