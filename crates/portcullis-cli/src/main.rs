@@ -5,11 +5,14 @@
 //! portcullis token create --alg ALG (--secret S | --secret-file F | --key FILE) [options]
 //! portcullis token verify --alg ALG (--secret S | --secret-file F | --key FILE) [options] TOKEN
 //! portcullis token decode TOKEN
+//! portcullis rules check --config FILE
+//! portcullis rules explain --config FILE [--ip IP] [--user U] [--route TEMPLATE] METHOD PATH
 //! ```
 //!
 //! Exit status: 0 on success, 1 when a token is refused, 2 for a usage or configuration error.
 
 mod keys;
+mod rules;
 mod secret;
 mod token;
 
@@ -32,6 +35,17 @@ enum Command {
     /// Create, verify or decode JSON Web Tokens.
     #[command(subcommand)]
     Token(Box<token::TokenCommand>),
+    /// Check the firewall's rules, or explain what they do with a request.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+/// A runtime for the commands that read databases or rule providers.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))
 }
 
 /// How a command ended: the exit status and what to print on stderr.
@@ -63,6 +77,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::GenSecret(args) => secret::run(&args),
         Command::Token(command) => token::run(*command),
+        Command::Rules(command) => runtime().and_then(|rt| rt.block_on(rules::run(command))),
     };
     match result {
         Ok(output) => {

@@ -344,3 +344,110 @@ fn decode_prints_header_and_payload_marked_unverified() {
         Some(1)
     );
 }
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn rules_check_reports_problems_and_load_errors() {
+    let clean = portcullis(&["rules", "check", "--config", &fixture("site.toml")]);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    assert!(
+        stdout(&clean).starts_with("3 rules (2 global, 1 in 1 modules)"),
+        "{}",
+        stdout(&clean)
+    );
+
+    let problems = portcullis(&["rules", "check", "--config", &fixture("problems.toml")]);
+    assert_eq!(
+        problems.status.code(),
+        Some(1),
+        "a rule that cannot work is an error"
+    );
+    let report = stderr(&problems);
+    assert!(
+        report.contains("\"api-admin\"") && report.contains("never applies"),
+        "shadowed: {report}"
+    );
+    assert!(
+        report.contains("\"loose\"") && report.contains("anchor"),
+        "unanchored: {report}"
+    );
+    assert!(report.contains("\"impossible\""), "never matches: {report}");
+
+    let broken = portcullis(&["rules", "check", "--config", &fixture("broken-regex.toml")]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        stderr(&broken).contains(
+            "firewall.rules.inline[0].securelist[0]: \"^/api/(\" is not a valid regular expression"
+        ),
+        "{}",
+        stderr(&broken)
+    );
+
+    let missing = portcullis(&["rules", "check", "--config", &fixture("missing-file.toml")]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("does-not-exist.json"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn rules_explain_says_which_rule_what_verdict_and_what_action() {
+    let explain = |extra: &[&str]| {
+        let mut args = vec!["rules", "explain", "--config"];
+        let config = fixture("site.toml");
+        args.push(&config);
+        args.extend_from_slice(extra);
+        let output = portcullis(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let guest = explain(&["GET", "/members/area"]);
+    assert!(guest.contains("applies: rule 2 (id \"member\")"), "{guest}");
+    assert!(
+        guest.contains("refused (authentication)") && guest.contains("redirect to /login"),
+        "{guest}"
+    );
+
+    let outside = explain(&["--user", "ann", "--ip", "203.0.113.1", "GET", "/edit/page"]);
+    assert!(
+        outside.contains("Detected IP is not allowed") && outside.contains("block (403)"),
+        "{outside}"
+    );
+    let inside = explain(&["--user", "ann", "--ip", "10.1.2.3", "GET", "/edit/page"]);
+    assert!(inside.contains("verdict: allowed"), "{inside}");
+
+    let wrong_method = explain(&["--user", "ops", "GET", "/ops/deploy"]);
+    assert!(
+        wrong_method.contains("Detected HTTP Method is not allowed"),
+        "{wrong_method}"
+    );
+    let basic_guest = explain(&["POST", "/ops/deploy"]);
+    assert!(
+        basic_guest.contains("module: ops") && basic_guest.contains("block (401)"),
+        "a Basic challenge: {basic_guest}"
+    );
+
+    let nothing = explain(&["GET", "/"]);
+    assert!(nothing.contains("no rule applies"), "{nothing}");
+
+    let unknown = portcullis(&[
+        "rules",
+        "explain",
+        "--config",
+        &fixture("site.toml"),
+        "--user",
+        "zed",
+        "GET",
+        "/",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+}

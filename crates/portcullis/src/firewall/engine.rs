@@ -534,7 +534,7 @@ impl Firewall {
 }
 
 /// The module's defaults over the global ones for one kind of refusal.
-fn defaults_for<'a>(
+pub(crate) fn defaults_for<'a>(
     global: &'a FirewallSettings,
     module: Option<&'a crate::settings::ModuleFirewallSettings>,
     authorization: bool,

@@ -35,6 +35,7 @@
 
 pub mod action;
 pub mod analysis;
+pub mod decision;
 pub(crate) mod engine;
 mod extract;
 pub(crate) mod layer;
