@@ -103,7 +103,10 @@ fn drivers(rt: &Runtime, dir: &std::path::Path) -> Vec<(&'static str, Arc<dyn To
             fill(storage.as_ref()).await;
             let probe = probe();
             let standing = storage.check(probe).await.expect("check");
-            assert!(standing.recorded && standing.revoked_before.is_some(), "{name}");
+            assert!(
+                standing.recorded && standing.revoked_before.is_some(),
+                "{name}"
+            );
         });
     }
     drivers
