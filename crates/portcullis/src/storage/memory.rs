@@ -42,10 +42,11 @@ use crate::Result;
 /// `keep_until`, the family's `expires_at`) and is then forgotten. There is **no capacity
 /// limit and no eviction**: a cache that evicted under memory pressure would silently revoke
 /// live tokens (allowlist mode) or silently un-revoke them (denylist mode), which is what
-/// cbsecurity's CacheBox storage did. The cost is memory proportional to the live entries:
-/// roughly the token's length plus 200 bytes per recorded token (about 1 KiB for a typical
-/// allowlisted access token, about 250 bytes for a denylisted `jti`), so a million live
-/// allowlisted tokens need about 1 GiB. Size it, or use the `sql`/`redis` drivers.
+/// cbsecurity's CacheBox storage did. The cost is memory proportional to the live entries,
+/// measured at about 600 bytes per record plus the token's length (32-character `jti`): about
+/// 1 KiB per allowlisted 400-byte access token, about 600 bytes per denylisted `jti`, so a
+/// million live allowlisted tokens need about 1 GiB. Size it, or use the `sql`/`redis`
+/// drivers.
 pub struct MemoryStorage {
     tokens: Cache<String, Arc<StoredToken>>,
     epochs: Cache<String, Epoch>,
