@@ -16,14 +16,18 @@ use portcullis::settings::RuleSpec;
 use serde_json::{json, Value};
 
 const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
-const RESOURCES: [&str; 6] = ["orders", "users", "invoices", "reports", "products", "teams"];
+const RESOURCES: [&str; 6] = [
+    "orders", "users", "invoices", "reports", "products", "teams",
+];
 
 /// Rule `i` of a list; every kind recurs with period 10.
 fn rule_json(i: usize) -> Value {
     let resource = RESOURCES[i % RESOURCES.len()];
     let version = 1 + i % 3;
     match i % 10 {
-        0..=4 => json!({"securelist": [format!("^/api/v{version}/{resource}{i}/")], "match": "url"}),
+        0..=4 => {
+            json!({"securelist": [format!("^/api/v{version}/{resource}{i}/")], "match": "url"})
+        }
         5 => json!({"securelist": [format!("report-{i}")], "match": "url"}),
         6 => json!({"securelist": [format!(r"^/static{i}/.*\.(css|js)$")], "match": "url"}),
         7 => json!({"securelist": [format!(r"^/users/\{{id\}}/posts{i}$")]}),
@@ -113,7 +117,11 @@ fn bench(c: &mut Criterion) {
     }
 
     let mut group = c.benchmark_group("url_target");
-    for path in ["/api/v2/orders/42/", "/api/v2/orders/42", "//api/./v2/%6Frders/../x"] {
+    for path in [
+        "/api/v2/orders/42/",
+        "/api/v2/orders/42",
+        "//api/./v2/%6Frders/../x",
+    ] {
         group.bench_with_input(BenchmarkId::from_parameter(path), path, |b, p| {
             b.iter(|| Targets::url_target(black_box(p)).len())
         });

@@ -27,16 +27,82 @@ fn cases() -> u32 {
 }
 
 const ATOMS: &[&str] = &[
-    "/", "/", "/api", "/admin", "admin", "/v2", "v2", "orders", "/orders/", "s", "S", "k", "K",
-    "\u{17F}", "\u{212A}", "é", "É", "x", "css", "\\.", "-", "[a-z]", "[0-9]", "[ks]", "\\d",
-    "\\w", ".", "[^/]", "(admin)?", "x*", "[a-z]+", ".*", "s{2}", "(ab)+", "(css|js)",
-    "(admin|api)", "(?-i:A)", "(|x)", "\\b", "/static/.*", "[/]",
+    "/",
+    "/",
+    "/api",
+    "/admin",
+    "admin",
+    "/v2",
+    "v2",
+    "orders",
+    "/orders/",
+    "s",
+    "S",
+    "k",
+    "K",
+    "\u{17F}",
+    "\u{212A}",
+    "é",
+    "É",
+    "x",
+    "css",
+    "\\.",
+    "-",
+    "[a-z]",
+    "[0-9]",
+    "[ks]",
+    "\\d",
+    "\\w",
+    ".",
+    "[^/]",
+    "(admin)?",
+    "x*",
+    "[a-z]+",
+    ".*",
+    "s{2}",
+    "(ab)+",
+    "(css|js)",
+    "(admin|api)",
+    "(?-i:A)",
+    "(|x)",
+    "\\b",
+    "/static/.*",
+    "[/]",
 ];
 
 const TEXT: &[&str] = &[
-    "/", "/", "/", "api", "admin", "ADMIN", "Admin", "v2", "orders", "s", "S", "k", "K",
-    "\u{17F}", "\u{212A}", "é", "É", "x", "css", "js", ".", "-", "badminton", "1", "42", "ab",
-    "static", "A", "a", "\u{17F}tatic", "\u{212A}it", "\n",
+    "/",
+    "/",
+    "/",
+    "api",
+    "admin",
+    "ADMIN",
+    "Admin",
+    "v2",
+    "orders",
+    "s",
+    "S",
+    "k",
+    "K",
+    "\u{17F}",
+    "\u{212A}",
+    "é",
+    "É",
+    "x",
+    "css",
+    "js",
+    ".",
+    "-",
+    "badminton",
+    "1",
+    "42",
+    "ab",
+    "static",
+    "A",
+    "a",
+    "\u{17F}tatic",
+    "\u{212A}it",
+    "\n",
 ];
 
 const SUBSTRINGS: &[&str] = &[
@@ -161,12 +227,8 @@ fn check(use_regex: bool, inputs: &[RuleInput], targets: &[(String, Option<Strin
 
 fn targets() -> impl Strategy<Value = Vec<(String, Option<String>)>> {
     prop::collection::vec(
-        (text(), prop::option::weighted(0.7, text())).prop_map(|(url, route)| {
-            (
-                format!("/{url}"),
-                route.map(|route| format!("/{route}")),
-            )
-        }),
+        (text(), prop::option::weighted(0.7, text()))
+            .prop_map(|(url, route)| (format!("/{url}"), route.map(|route| format!("/{route}")))),
         2..12,
     )
 }
@@ -197,7 +259,10 @@ fn indexed_matcher_equals_the_naive_loop() {
     );
     // The generator must exercise both outcomes, and rules after the first.
     let total = hits + misses;
-    assert!(hits * 5 > total && misses * 10 > total, "{hits} hits, {misses} misses");
+    assert!(
+        hits * 5 > total && misses * 10 > total,
+        "{hits} hits, {misses} misses"
+    );
     assert!(later * 10 > hits, "{later} of {hits} hits on a later rule");
 }
 
@@ -258,7 +323,10 @@ fn route_rules_need_a_route() {
     let rules = build(&inputs);
     let fast = RuleMatcher::new(&rules, true).unwrap();
     assert_eq!(fast.first_applying(&Targets::new("/x/", None)), None);
-    assert_eq!(fast.first_applying(&Targets::new("/x/", Some("/x"))), Some(0));
+    assert_eq!(
+        fast.first_applying(&Targets::new("/x/", Some("/x"))),
+        Some(0)
+    );
     assert_eq!(
         fast.first_applying(&Targets::new("/x/", Some("/public/{*p}"))),
         None

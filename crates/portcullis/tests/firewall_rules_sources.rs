@@ -21,7 +21,10 @@ fn firewall(toml_text: &str) -> FirewallSettings {
 }
 
 async fn load(settings: &FirewallSettings) -> portcullis::Result<Vec<Rule>> {
-    RuleAssembly::new(settings).base_dir(fixtures()).load().await
+    RuleAssembly::new(settings)
+        .base_dir(fixtures())
+        .load()
+        .await
 }
 
 fn config_error(result: portcullis::Result<Vec<Rule>>) -> (String, String) {
@@ -36,7 +39,10 @@ fn config_error(result: portcullis::Result<Vec<Rule>>) -> (String, String) {
 fn assert_cbsecurity_rules(rules: &[Rule], source: &str) {
     assert_eq!(rules.len(), 3);
     let first = &rules[0];
-    assert_eq!(first.whitelist(), ["user\\.login", "user\\.logout", "^main.*"]);
+    assert_eq!(
+        first.whitelist(),
+        ["user\\.login", "user\\.logout", "^main.*"]
+    );
     assert_eq!(first.securelist(), ["^user\\.*", "^admin"]);
     assert_eq!(first.match_target(), MatchTarget::Route);
     assert_eq!(first.action(), Some(Action::Redirect));
@@ -67,9 +73,8 @@ fn assert_cbsecurity_rules(rules: &[Rule], source: &str) {
 async fn cbsecurity_json_file() {
     let settings = firewall("rules.provider.source = 'cbsecurity.json'");
     assert_cbsecurity_rules(&load(&settings).await.unwrap(), "cbsecurity.json");
-    let settings = firewall(
-        "rules.provider = { source = 'JSON', properties = { file = 'cbsecurity.json' } }",
-    );
+    let settings =
+        firewall("rules.provider = { source = 'JSON', properties = { file = 'cbsecurity.json' } }");
     assert_cbsecurity_rules(&load(&settings).await.unwrap(), "cbsecurity.json");
 }
 
@@ -92,10 +97,7 @@ async fn cbsecurity_xml_file() {
 #[tokio::test]
 async fn absolute_paths_ignore_the_base_dir() {
     let path = fixtures().join("cbsecurity.json");
-    let settings = firewall(&format!(
-        "rules.provider.source = '{}'",
-        path.display()
-    ));
+    let settings = firewall(&format!("rules.provider.source = '{}'", path.display()));
     let rules = RuleAssembly::new(&settings)
         .base_dir("/nonexistent")
         .load()
@@ -106,25 +108,32 @@ async fn absolute_paths_ignore_the_base_dir() {
 
 #[tokio::test]
 async fn file_errors_name_the_file_and_the_place() {
-    let (key, reason) = config_error(load(&firewall("rules.provider.source = 'missing.json'")).await);
+    let (key, reason) =
+        config_error(load(&firewall("rules.provider.source = 'missing.json'")).await);
     assert_eq!(key, "firewall.rules.provider");
     assert!(
         reason.starts_with("rules file \"missing.json\" not found (looked for /"),
         "{reason}"
     );
-    assert!(reason.contains("tests/fixtures/rules/missing.json"), "{reason}");
+    assert!(
+        reason.contains("tests/fixtures/rules/missing.json"),
+        "{reason}"
+    );
 
-    let (key, reason) = config_error(load(&firewall("rules.provider.source = 'invalid.json'")).await);
+    let (key, reason) =
+        config_error(load(&firewall("rules.provider.source = 'invalid.json'")).await);
     assert_eq!(key, "invalid.json");
     assert!(reason.starts_with("invalid JSON: "), "{reason}");
     assert!(reason.contains("line 3 column 29"), "{reason}");
 
-    let (key, reason) = config_error(load(&firewall("rules.provider.source = 'invalid.xml'")).await);
+    let (key, reason) =
+        config_error(load(&firewall("rules.provider.source = 'invalid.xml'")).await);
     assert_eq!(key, "invalid.xml");
     assert!(reason.starts_with("invalid XML: "), "{reason}");
     assert!(reason.contains("7:"), "names the line: {reason}");
 
-    let (key, reason) = config_error(load(&firewall("rules.provider.source = 'missing.xml'")).await);
+    let (key, reason) =
+        config_error(load(&firewall("rules.provider.source = 'missing.xml'")).await);
     assert_eq!(key, "firewall.rules.provider");
     assert!(reason.contains("\"missing.xml\" not found"), "{reason}");
 }
@@ -145,16 +154,21 @@ async fn source_errors_at_start_up() {
         .await,
     );
     assert_eq!(key, "firewall.rules.provider.properties.model");
-    assert!(reason.contains("no rule provider named \"nobody\""), "{reason}");
-
-    let (key, reason) = config_error(
-        load(&firewall("rules.inline = [ { roles = 'admin' } ]")).await,
+    assert!(
+        reason.contains("no rule provider named \"nobody\""),
+        "{reason}"
     );
+
+    let (key, reason) =
+        config_error(load(&firewall("rules.inline = [ { roles = 'admin' } ]")).await);
     assert_eq!(key, "firewall.rules.inline[0].securelist");
     assert!(reason.starts_with("missing"), "{reason}");
 
     let (key, reason) = config_error(
-        load(&firewall("modules.blog.rules = [ { secureList = 'x' }, { match = 'url' } ]")).await,
+        load(&firewall(
+            "modules.blog.rules = [ { secureList = 'x' }, { match = 'url' } ]",
+        ))
+        .await,
     );
     assert_eq!(key, "firewall.modules.blog.rules.inline[1].securelist");
     assert!(reason.starts_with("missing"), "{reason}");
@@ -173,9 +187,11 @@ async fn bad_patterns_name_the_rule_and_pattern() {
         ),
         "{err}"
     );
-    let rules = load(&firewall("rules.inline = [ { secureList = 'a' }, { secureList = '[z-a]' } ]"))
-        .await
-        .unwrap();
+    let rules = load(&firewall(
+        "rules.inline = [ { secureList = 'a' }, { secureList = '[z-a]' } ]",
+    ))
+    .await
+    .unwrap();
     let err = RuleMatcher::new(&rules, true).unwrap_err().to_string();
     assert!(
         err.starts_with("firewall.rules.inline[1].securelist[0]: \"[z-a]\" is not a valid"),
@@ -215,24 +231,45 @@ async fn assembly_order_tags_and_defaults() {
     let ids: Vec<&str> = rules.iter().map(Rule::id).collect();
     assert_eq!(
         &ids[..4],
-        ["blog-inline", "blog-provided", "shop-inline", "global-inline"]
+        [
+            "blog-inline",
+            "blog-provided",
+            "shop-inline",
+            "global-inline"
+        ]
     );
     assert_eq!(ids[5], "reports");
     assert_eq!(rules.len(), 7);
     let modules: Vec<Option<&str>> = rules.iter().map(Rule::module).collect();
     assert_eq!(
         modules,
-        [Some("blog"), Some("blog"), Some("shop"), None, None, None, None]
+        [
+            Some("blog"),
+            Some("blog"),
+            Some("shop"),
+            None,
+            None,
+            None,
+            None
+        ]
     );
     // Module defaults over global defaults; both fill standard keys.
     assert_eq!(rules[0].roles(), ["writer"]);
-    assert_eq!(rules[1].roles(), ["writer"], "provider rules get module defaults");
+    assert_eq!(
+        rules[1].roles(),
+        ["writer"],
+        "provider rules get module defaults"
+    );
     assert_eq!(rules[2].roles(), ["user"]);
     assert_eq!(rules[1].action(), Some(Action::Block));
     assert_eq!(rules[1].extra()["team"], "core");
     // The file's own values win over defaults.
     assert_eq!(rules[4].roles(), ["admin"]);
-    assert_eq!(rules[4].action(), Some(Action::Redirect), "redirect set → redirect");
+    assert_eq!(
+        rules[4].action(),
+        Some(Action::Redirect),
+        "redirect set → redirect"
+    );
     assert_eq!(rules[5].roles(), ["auditor", "admin"]);
     assert_eq!(
         rules[3].origin(),
@@ -266,7 +303,9 @@ struct Broken;
 #[async_trait]
 impl RuleProvider for Broken {
     async fn rules(&self) -> portcullis::Result<Vec<RuleSpec>> {
-        Ok(vec![rule_from_row(json!({"securelist": "x", "match": "sideways"}))?])
+        Ok(vec![rule_from_row(
+            json!({"securelist": "x", "match": "sideways"}),
+        )?])
     }
 }
 
@@ -302,7 +341,8 @@ async fn provider_rows_are_normalised() {
         }
     );
 
-    let settings = firewall("rules.provider = { source = 'model', properties = { model = 'broken' } }");
+    let settings =
+        firewall("rules.provider = { source = 'model', properties = { model = 'broken' } }");
     let (key, reason) = config_error(
         RuleAssembly::new(&settings)
             .provider("broken", Arc::new(Broken))
@@ -310,7 +350,10 @@ async fn provider_rows_are_normalised() {
             .await,
     );
     assert_eq!(key, "firewall.rules.provider.properties.model");
-    assert!(reason.starts_with("provider \"broken\": rule: "), "{reason}");
+    assert!(
+        reason.starts_with("provider \"broken\": rule: "),
+        "{reason}"
+    );
     assert!(reason.contains("sideways"), "{reason}");
 }
 
@@ -406,7 +449,10 @@ mod sql {
         ));
         let (key, reason) = config_error(load(&settings).await);
         assert_eq!(key, "firewall.rules.provider.properties.dsn");
-        assert!(reason.starts_with("cannot read the rules (table r): "), "{reason}");
+        assert!(
+            reason.starts_with("cannot read the rules (table r): "),
+            "{reason}"
+        );
         assert!(!missing.exists());
         let settings = firewall(&format!(
             "rules.provider = {{ source = 'db', properties = {{ dsn = 'sqlite://{}', table = 'nope' }} }}",
@@ -414,9 +460,8 @@ mod sql {
         ));
         let (_, reason) = config_error(load(&settings).await);
         assert!(reason.contains("no such table: nope"), "{reason}");
-        let settings = firewall(
-            "rules.provider = { source = 'db', properties = { table = 'rules' } }",
-        );
+        let settings =
+            firewall("rules.provider = { source = 'db', properties = { table = 'rules' } }");
         let (key, reason) = config_error(load(&settings).await);
         assert_eq!(key, "firewall.rules.provider.properties.dsn");
         assert!(reason.starts_with("missing"), "{reason}");
@@ -445,8 +490,14 @@ mod sql {
             .execute(&mut conn)
             .await
             .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(schema)).execute(&mut conn).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(rows)).execute(&mut conn).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(schema))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(rows))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let settings = firewall(&format!(
             "rules.provider = {{ source = 'db', properties = {{ url = '{url}', table = '{table}', order_by = 'position desc' }} }}"
         ));

@@ -25,7 +25,8 @@
 //!   `^/api/v2/orders/`, `^/api/v[12]/`). This is sound (a reported rule really is
 //!   unreachable) but not complete: `^/a[bc]/` covering `^/ab/` is not detected;
 //! * rules **checked on every request** (info): a securelist pattern without a literal the
-//!   index can use (`^/[a-z]+/$`), which adds its regex search to every request.
+//!   index can use, other than `/` which every target contains (`^/[a-z]+/$`), which adds
+//!   its regex search to every request.
 //!
 //! [`RuleAnalysis::explain`] tells which rule applies to a request and which earlier rules
 //! were skipped by their whitelist (with the patterns that decided).
@@ -136,7 +137,8 @@ pub enum Problem {
         /// The earlier rules, one per securelist pattern (repeated rules listed once).
         by: Vec<RuleRef>,
     },
-    /// A securelist pattern has no literal to index: the rule is checked on every request.
+    /// A securelist pattern has no literal to index (other than `/`, which every target
+    /// contains): the rule is checked on every request.
     AlwaysChecked {
         /// The pattern.
         pattern: String,
@@ -168,7 +170,10 @@ impl fmt::Display for Problem {
                 pattern,
                 substring,
             } => {
-                write!(f, "{list} pattern {pattern:?} matches anywhere in the target")?;
+                write!(
+                    f,
+                    "{list} pattern {pattern:?} matches anywhere in the target"
+                )?;
                 if *substring {
                     f.write_str(" (substring mode)")
                 } else {
@@ -201,8 +206,8 @@ impl fmt::Display for Problem {
             }
             Problem::AlwaysChecked { pattern } => write!(
                 f,
-                "securelist pattern {pattern:?} has no literal to index: the rule is checked \
-                 on every request"
+                "securelist pattern {pattern:?} has no literal to index (other than `/`): the \
+                 rule is checked on every request"
             ),
         }
     }
@@ -255,7 +260,11 @@ impl fmt::Display for Report {
             return f.write_str("no problems found\n");
         }
         for rule in &self.rules {
-            writeln!(f, "rule {} (id {:?}, {}):", rule.index, rule.id, rule.origin)?;
+            writeln!(
+                f,
+                "rule {} (id {:?}, {}):",
+                rule.index, rule.id, rule.origin
+            )?;
             for problem in &rule.problems {
                 let severity = match problem.severity() {
                     Severity::Info => "info",
@@ -417,14 +426,20 @@ impl<'r> RuleAnalysis<'r> {
                 if let Some(why) = never_matches(pattern, url) {
                     never.push((list, text.clone(), why));
                 }
-                if list == List::Securelist && pattern_literals(pattern).is_empty() {
+                let indexable = pattern_literals(pattern)
+                    .iter()
+                    .any(|set| set.iter().all(|s| s != "/"));
+                if list == List::Securelist && !indexable {
                     problems.push(Problem::AlwaysChecked {
                         pattern: text.clone(),
                     });
                 }
             }
         }
-        let dead = never.iter().filter(|(l, ..)| *l == List::Securelist).count();
+        let dead = never
+            .iter()
+            .filter(|(l, ..)| *l == List::Securelist)
+            .count();
         let rule_never_applies = dead > 0 && dead == rule.securelist().len();
         for (list, pattern, why) in never {
             problems.push(Problem::NeverMatches {
@@ -523,7 +538,10 @@ fn never_matches(pattern: &Pattern, url: bool) -> Option<String> {
     if looks.look_set_prefix().contains(Look::Start) {
         if let Some(first) = edge_chars(hir, ExtractKind::Prefix) {
             if !first.contains(&'/') {
-                return Some("it is anchored with ^ but does not start with `/`, and every target does".to_owned());
+                return Some(
+                    "it is anchored with ^ but does not start with `/`, and every target does"
+                        .to_owned(),
+                );
             }
         }
     }
@@ -614,7 +632,10 @@ fn plain_literal(hir: &Hir) -> Option<(bool, String)> {
         }
         items = rest;
     }
-    let anchored = matches!(items.first().map(|h| h.kind()), Some(HirKind::Look(Look::Start)));
+    let anchored = matches!(
+        items.first().map(|h| h.kind()),
+        Some(HirKind::Look(Look::Start))
+    );
     if anchored {
         items = &items[1..];
     } else {
@@ -662,8 +683,7 @@ impl Covers {
             contained_automaton: None,
         };
         let mut contained: HashMap<String, usize> = HashMap::new();
-        for (index, (rule, compiled)) in analysis.rules.iter().zip(&analysis.compiled).enumerate()
-        {
+        for (index, (rule, compiled)) in analysis.rules.iter().zip(&analysis.compiled).enumerate() {
             if rule.match_target() != kind || !rule.whitelist().is_empty() {
                 continue;
             }

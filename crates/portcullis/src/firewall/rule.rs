@@ -129,16 +129,17 @@ impl Rule {
         }
         let named = spec.id.is_some();
         let key = origin.key(spec.id.as_deref(), "");
-        spec.validate(&key, true).map_err(|err| match (&origin, err) {
-            // A source rule's key already names the rule; keep the field in the message.
-            (RuleOrigin::Settings { .. }, err) => err,
-            (_, Error::Config { key: field, reason }) => {
-                let field = field.strip_prefix(&key).unwrap_or(&field);
-                let field = field.trim_start_matches('.');
-                Error::config(key.clone(), format!("{field}: {reason}"))
-            }
-            (_, other) => other,
-        })?;
+        spec.validate(&key, true)
+            .map_err(|err| match (&origin, err) {
+                // A source rule's key already names the rule; keep the field in the message.
+                (RuleOrigin::Settings { .. }, err) => err,
+                (_, Error::Config { key: field, reason }) => {
+                    let field = field.strip_prefix(&key).unwrap_or(&field);
+                    let field = field.trim_start_matches('.');
+                    Error::config(key.clone(), format!("{field}: {reason}"))
+                }
+                (_, other) => other,
+            })?;
         let id = match &spec.id {
             Some(id) => id.clone(),
             None => random_uuid()?,
@@ -164,7 +165,8 @@ impl Rule {
 
     /// The key an error about this rule's `field` (e.g. `securelist`) is reported under.
     pub fn error_key(&self, field: &str) -> String {
-        self.origin.key(self.named.then_some(self.id.as_str()), field)
+        self.origin
+            .key(self.named.then_some(self.id.as_str()), field)
     }
 
     /// A configuration error about this rule's `field` (e.g. `securelist[1]`): the field is
@@ -388,8 +390,10 @@ mod tests {
         let rule = Rule::new(spec(json!({"secureList": "x", "httpMethods": "*"}))).unwrap();
         assert!(rule.methods_allow(&Method::from_bytes(b"PURGE").unwrap()));
         assert!(rule.ip_allowed("2001:db8::1".parse().unwrap()));
-        let rule = Rule::new(spec(json!({"secureList": "x", "allowedIPs": "2001:db8::/32"})))
-            .unwrap();
+        let rule = Rule::new(spec(
+            json!({"secureList": "x", "allowedIPs": "2001:db8::/32"}),
+        ))
+        .unwrap();
         assert!(rule.ip_allowed("2001:db8::7".parse().unwrap()));
         assert!(!rule.ip_allowed("2001:db9::7".parse().unwrap()));
         assert!(!rule.ip_allowed("10.0.0.1".parse().unwrap()));

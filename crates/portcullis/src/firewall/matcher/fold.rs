@@ -29,7 +29,10 @@ pub(super) fn fold_char(c: char) -> char {
 /// Folds a string; borrows when nothing changes (the usual lower-case ASCII path).
 pub(super) fn fold_str(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    if bytes.iter().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+    if bytes
+        .iter()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
         return Cow::Borrowed(text);
     }
     if text.is_ascii() {

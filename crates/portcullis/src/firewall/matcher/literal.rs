@@ -130,7 +130,9 @@ fn info(hir: &Hir) -> Info {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => Info::exact(vec![String::new()]),
         HirKind::Literal(literal) => match std::str::from_utf8(&literal.0) {
-            Ok(text) if text.len() <= MAX_LEN => Info::exact(vec![text.chars().map(fold_char).collect()]),
+            Ok(text) if text.len() <= MAX_LEN => {
+                Info::exact(vec![text.chars().map(fold_char).collect()])
+            }
             _ => Info::unknown(),
         },
         HirKind::Class(class) => class_values(class).map_or_else(Info::unknown, Info::exact),
@@ -172,7 +174,11 @@ fn class_values(class: &Class) -> Option<LiteralSet> {
     match class {
         Class::Unicode(class) => {
             for range in class.iter() {
-                add(u32::from(range.start()), u32::from(range.end()), &mut values)?;
+                add(
+                    u32::from(range.start()),
+                    u32::from(range.end()),
+                    &mut values,
+                )?;
             }
         }
         Class::Bytes(class) => {
@@ -180,7 +186,11 @@ fn class_values(class: &Class) -> Option<LiteralSet> {
                 if !range.end().is_ascii() {
                     return None;
                 }
-                add(u32::from(range.start()), u32::from(range.end()), &mut values)?;
+                add(
+                    u32::from(range.start()),
+                    u32::from(range.end()),
+                    &mut values,
+                )?;
             }
         }
     }
@@ -293,7 +303,11 @@ mod tests {
     fn wildcards_and_alternations() {
         assert_eq!(
             sets(r"^/static/.*\.(css|js)$"),
-            [set(&["/static/"]), set(&[".css", ".js"]), set(&["css", "js"])]
+            [
+                set(&["/static/"]),
+                set(&[".css", ".js"]),
+                set(&["css", "js"])
+            ]
         );
         assert_eq!(sets("admin|manage"), [set(&["admin", "manage"])]);
         assert_eq!(sets("^/[0-9]+/x$"), [set(&["/x"]), set(&["/"])]);
@@ -312,7 +326,10 @@ mod tests {
     #[test]
     fn prefixes() {
         let prefixes = |p: &str| anchored_prefixes(&Pattern::compile(p, true).unwrap().hir);
-        assert_eq!(prefixes("^/API/v[12]/x+"), Some(set(&["/api/v1/", "/api/v2/"])));
+        assert_eq!(
+            prefixes("^/API/v[12]/x+"),
+            Some(set(&["/api/v1/", "/api/v2/"]))
+        );
         assert_eq!(prefixes("^/api/.*"), Some(set(&["/api/"])));
         assert_eq!(prefixes("/api/"), None);
         assert_eq!(prefixes("^.*"), None);

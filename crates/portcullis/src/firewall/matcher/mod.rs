@@ -147,7 +147,10 @@ impl RuleMatcher {
         }
         let index = |input| {
             Index::build(input).map_err(|reason| {
-                Error::config("firewall.rules", format!("cannot index the rules: {reason}"))
+                Error::config(
+                    "firewall.rules",
+                    format!("cannot index the rules: {reason}"),
+                )
             })
         };
         Ok(RuleMatcher {

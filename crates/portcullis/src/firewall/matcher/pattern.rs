@@ -81,7 +81,10 @@ pub(crate) fn compile_list(rule: &Rule, list: &str, use_regex: bool) -> Result<V
         .enumerate()
         .map(|(index, pattern)| {
             Pattern::compile(pattern, use_regex).map_err(|reason| {
-                rule.config_error(&format!("{list}[{index}]"), format!("{pattern:?} is {reason}"))
+                rule.config_error(
+                    &format!("{list}[{index}]"),
+                    format!("{pattern:?} is {reason}"),
+                )
             })
         })
         .collect()
@@ -112,13 +115,17 @@ mod tests {
     #[test]
     fn bad_patterns_say_why() {
         let err = Pattern::compile("(admin", true).unwrap_err();
-        assert!(err.starts_with("not a valid regular expression: error: unclosed group"), "{err}");
+        assert!(
+            err.starts_with("not a valid regular expression: error: unclosed group"),
+            "{err}"
+        );
         assert!(!err.contains('\n'));
         assert!(Pattern::compile(&"a".repeat(MAX_PATTERN_LEN + 1), true)
             .unwrap_err()
             .starts_with("longer than"));
-        assert!(Pattern::compile(&format!("{}a{}", "(".repeat(100), ")".repeat(100)), true)
-            .is_err());
+        assert!(
+            Pattern::compile(&format!("{}a{}", "(".repeat(100), ")".repeat(100)), true).is_err()
+        );
         let err = Pattern::compile(r"\w{1000}", true).unwrap_err();
         assert!(err.contains("size limit"), "{err}");
     }

@@ -176,7 +176,10 @@ mod tests {
     fn borrows_canonical_paths() {
         assert!(matches!(Targets::url_target("/api/v2/"), Cow::Borrowed(_)));
         assert!(matches!(Targets::url_target("/"), Cow::Borrowed(_)));
-        assert!(matches!(Targets::url_target("/api/v2/?q"), Cow::Borrowed(_)));
+        assert!(matches!(
+            Targets::url_target("/api/v2/?q"),
+            Cow::Borrowed(_)
+        ));
         assert!(matches!(Targets::url_target("/api"), Cow::Owned(_)));
     }
 }

@@ -67,7 +67,10 @@ impl std::fmt::Debug for RuleAssembly<'_> {
         let mut providers: Vec<&String> = self.providers.keys().collect();
         providers.sort();
         f.debug_struct("RuleAssembly")
-            .field("modules", &self.modules.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "modules",
+                &self.modules.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .field("providers", &providers)
             .field("base_dir", &self.base_dir)
             .finish_non_exhaustive()
@@ -183,7 +186,12 @@ impl<'a> RuleAssembly<'a> {
                 source: name.clone(),
                 number: index + 1,
             };
-            out.push(Rule::normalise(spec, &block.defaults, block.module, origin)?);
+            out.push(Rule::normalise(
+                spec,
+                &block.defaults,
+                block.module,
+                origin,
+            )?);
         }
         Ok(())
     }
@@ -219,7 +227,11 @@ impl<'a> RuleAssembly<'a> {
                         format!(
                             "no rule provider named {name:?} is registered (registered: {}); \
                              register it with RuleAssembly::provider",
-                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
                         ),
                     ));
                 };

@@ -136,9 +136,8 @@ pub(super) fn parse_xml(source: &str, text: &str) -> Result<Vec<RuleSpec>> {
                 ),
             ));
         }
-        let keys = xml_rule(node, &at).map_err(|reason| {
-            Error::config(rule_name(source, number, None), reason)
-        })?;
+        let keys = xml_rule(node, &at)
+            .map_err(|reason| Error::config(rule_name(source, number, None), reason))?;
         let id = given_id(&keys);
         let spec = serde_json::from_value(Value::Object(keys)).map_err(|err| {
             Error::config(
@@ -268,10 +267,7 @@ mod tests {
                 "<rules>\n<rule><id>z</id><match>nope</match></rule></rules>",
                 "r.xml: rule 1 (id \"z\"): ",
             ),
-            (
-                "<!DOCTYPE r [<!ENTITY a \"b\">]><rules/>",
-                "invalid XML",
-            ),
+            ("<!DOCTYPE r [<!ENTITY a \"b\">]><rules/>", "invalid XML"),
         ];
         for (text, expected) in cases {
             let err = parse_xml("r.xml", text).unwrap_err().to_string();

@@ -135,16 +135,20 @@ pub(super) async fn load(key: &str, properties: &Properties, table: &str) -> Res
     rows.into_iter()
         .enumerate()
         .map(|(index, row)| {
-            let id = row.get("id").or_else(|| row.get("ID")).and_then(|id| match id {
-                Value::String(id) => Some(id.clone()),
-                Value::Number(id) => Some(id.to_string()),
-                _ => None,
-            });
+            let id = row
+                .get("id")
+                .or_else(|| row.get("ID"))
+                .and_then(|id| match id {
+                    Value::String(id) => Some(id.clone()),
+                    Value::Number(id) => Some(id.to_string()),
+                    _ => None,
+                });
             let name = match id {
                 Some(id) => format!("db table {table}: rule {} (id {id:?})", index + 1),
                 None => format!("db table {table}: rule {}", index + 1),
             };
-            serde_json::from_value(Value::Object(row)).map_err(|err| Error::config(name, err.to_string()))
+            serde_json::from_value(Value::Object(row))
+                .map_err(|err| Error::config(name, err.to_string()))
         })
         .collect()
 }
@@ -301,11 +305,23 @@ mod tests {
     fn bad_properties() {
         for (props, key) in [
             (serde_json::json!({}), "p.properties.dsn"),
-            (serde_json::json!({"dsn": "a", "url": "b"}), "p.properties.dsn"),
+            (
+                serde_json::json!({"dsn": "a", "url": "b"}),
+                "p.properties.dsn",
+            ),
             (serde_json::json!({"dsn": 5}), "p.properties.dsn"),
-            (serde_json::json!({"dsn": "a", "schema": "x;y"}), "p.properties.schema"),
-            (serde_json::json!({"dsn": "a", "order_by": "id; drop table rules"}), "p.properties.order_by"),
-            (serde_json::json!({"dsn": "a", "order_by": "id sideways"}), "p.properties.order_by"),
+            (
+                serde_json::json!({"dsn": "a", "schema": "x;y"}),
+                "p.properties.schema",
+            ),
+            (
+                serde_json::json!({"dsn": "a", "order_by": "id; drop table rules"}),
+                "p.properties.order_by",
+            ),
+            (
+                serde_json::json!({"dsn": "a", "order_by": "id sideways"}),
+                "p.properties.order_by",
+            ),
         ] {
             match query(props.clone()) {
                 Err(Error::Config { key: found, .. }) => assert_eq!(found, key, "{props}"),
