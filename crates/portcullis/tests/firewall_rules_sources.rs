@@ -378,7 +378,10 @@ async fn file_rules_match() {
     );
 }
 
-#[cfg(feature = "rules-sql")]
+#[cfg(all(
+    feature = "rules-sql",
+    any(feature = "storage-sqlite", feature = "storage-postgres")
+))]
 mod sql {
     use super::*;
     use sqlx::Connection;

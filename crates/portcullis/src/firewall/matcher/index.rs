@@ -62,7 +62,11 @@ impl Index {
             let mut chosen: Vec<&LiteralSet> = Vec::with_capacity(patterns.len());
             for sets in patterns {
                 let best = sets.iter().min_by_key(|set| {
-                    let commonest = set.iter().map(|s| uses[s.as_str()]).max().unwrap_or(0);
+                    let commonest = set
+                        .iter()
+                        .map(|s| uses.get(s.as_str()).copied().unwrap_or(0))
+                        .max()
+                        .unwrap_or(0);
                     let shortest = set.iter().map(String::len).min().unwrap_or(0);
                     (commonest, std::cmp::Reverse(shortest), set.len())
                 });
