@@ -333,3 +333,19 @@ fn route_rules_need_a_route() {
     );
     assert_eq!(fast.always_checked(), 1);
 }
+
+proptest! {
+    #![proptest_config(Config { cases: 2000, failure_persistence: None, ..Config::default() })]
+
+    /// The url target is canonical: normalising it again changes nothing, it starts and ends
+    /// with `/`, and it has no empty or dot segment and no escaped unreserved character.
+    #[test]
+    fn url_targets_are_canonical(path in "(/|//|\\.|\\.\\.|%2[eE]|%41|%2F|%|a|B|é|\\?q|#f){0,12}") {
+        let url = Targets::url_target(&path).into_owned();
+        prop_assert_eq!(Targets::url_target(&url), url.as_str());
+        prop_assert!(url.starts_with('/') && url.ends_with('/'));
+        prop_assert!(!url.contains("//") && !url.contains("/./") && !url.contains("/../"));
+        prop_assert!(!url.contains("%2e") && !url.contains("%2E") && !url.contains("%41"));
+        prop_assert!(!url.contains(['?', '#']));
+    }
+}
