@@ -9,7 +9,7 @@
 //! | `db` (feature `rules-sql` with `storage-sqlite` and/or `storage-postgres`) | the rows of a SQL table; columns are rule keys | `dsn` (or `url`), `table`, optional `schema`, `order_by`, `sql` |
 //! | `model` | a [`RuleProvider`] registered in code under a name | `model` |
 //!
-//! Every problem is a start-up error ([`Error::Config`](crate::Error::Config)) naming the
+//! Every problem is a start-up error ([`Error::Config`]) naming the
 //! source and, for a bad rule, its position and id: a missing file names the path, invalid
 //! JSON or XML gives the line and column, a missing property names it, an unknown source lists
 //! the known ones.
