@@ -2,9 +2,10 @@
 //! loop (`NaiveMatcher`), in the same run, at 10, 100, 1 000 and 10 000 rules.
 //!
 //! Rules are realistic: anchored path prefixes (`^/api/v2/orders17/`), unanchored literals
-//! (`report-17`), wildcards (`^/static17/.*\.(css|js)$`), route templates
+//! (`report-17`), wildcards (`^/static17/.*\.(css|js)/$`), route templates
 //! (`^/users/\{id\}/posts17$`) and whitelists. Requests: a hit on an early rule, a hit on a
-//! late rule, and a miss. Run with `cargo bench -p portcullis --bench rules`.
+//! late rule (a plain prefix, confirmed by the literal index alone), a hit on a late wildcard
+//! rule (its regex runs), and a miss. Run with `cargo bench -p portcullis --bench rules`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ fn rule_json(i: usize) -> Value {
             json!({"securelist": [format!("^/api/v{version}/{resource}{i}/")], "match": "url"})
         }
         5 => json!({"securelist": [format!("report-{i}")], "match": "url"}),
-        6 => json!({"securelist": [format!(r"^/static{i}/.*\.(css|js)$")], "match": "url"}),
+        6 => json!({"securelist": [format!(r"^/static{i}/.*\.(css|js)/$")], "match": "url"}),
         7 => json!({"securelist": [format!(r"^/users/\{{id\}}/posts{i}$")]}),
         8 => json!({
             "securelist": [format!("^/admin/{resource}{i}/")],
@@ -59,9 +60,9 @@ fn api_url(i: usize) -> String {
     format!("/api/v{}/{resource}{i}/42/items/", 1 + i % 3)
 }
 
-/// The last api-prefix rule before `n`.
-fn late_api_rule(n: usize) -> usize {
-    (0..n).rev().find(|i| i % 10 <= 4).unwrap_or(0)
+/// The last rule before `n` of a kind (`i % 10` in `kinds`).
+fn late_rule(n: usize, kinds: std::ops::RangeInclusive<usize>) -> usize {
+    (0..n).rev().find(|i| kinds.contains(&(i % 10))).unwrap_or(0)
 }
 
 fn bench(c: &mut Criterion) {
@@ -76,10 +77,12 @@ fn bench(c: &mut Criterion) {
             "{n} rules: RuleMatcher built in {built:.1?}, {} checked on every request",
             matcher.always_checked()
         );
-        let late = late_api_rule(n);
+        let late = late_rule(n, 0..=4);
+        let wildcard = late_rule(n, 6..=6);
         let cases = [
             ("hit_early", api_url(1)),
             ("hit_late", api_url(late)),
+            ("hit_late_regex", format!("/static{wildcard}/css/app.min.CSS/")),
             ("miss", "/api/v2/nothing/here/at/all/".to_owned()),
         ];
         for (name, url) in &cases {
@@ -89,6 +92,7 @@ fn bench(c: &mut Criterion) {
             match *name {
                 "hit_early" => assert_eq!(expected, Some(1)),
                 "hit_late" => assert_eq!(expected, Some(late)),
+                "hit_late_regex" => assert_eq!(expected, Some(wildcard)),
                 _ => assert_eq!(expected, None),
             }
         }

@@ -24,17 +24,20 @@
 //!    to one case (`fold`);
 //! 3. per target kind, choose for each pattern its most selective set, and put all chosen
 //!    literals into one Aho-Corasick automaton mapping each literal to the rules using it; a
-//!    rule with a pattern without any literal is checked on every request (`index`).
+//!    rule with a pattern without any literal is checked on every request; a pattern that is
+//!    a plain literal search (`^/api/v2/`, `admin`, `^/static/.*`) is marked so that finding
+//!    its literal (at the start of the target, for `^`) counts as a match (`index`).
 //!
 //! Per request:
 //!
 //! 4. fold the url target (borrowed when it is already lower-case ASCII) and run one
 //!    overlapping Aho-Corasick pass over it (and one over the route template, if route rules
-//!    exist and a route matched): the literals present give the candidate rules, to which the
-//!    always-checked rules are added;
+//!    exist and a route matched): the literals present give the candidate rules, some already
+//!    confirmed, to which the always-checked rules are added;
 //! 5. sort the candidates into rule order;
-//! 6. for each candidate in order, search its securelist regexes in its target; if one
-//!    matches and no whitelist regex matches, that rule is the answer;
+//! 6. for each candidate in order: unless it is confirmed, search its securelist regexes in
+//!    its target; if the securelist matches and no whitelist regex matches, that rule is the
+//!    answer;
 //! 7. if no candidate applies, no rule applies.
 //!
 //! A rule that is not a candidate cannot have a matching securelist pattern, so it cannot
