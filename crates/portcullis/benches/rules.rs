@@ -62,19 +62,37 @@ fn api_url(i: usize) -> String {
 
 /// The last rule before `n` of a kind (`i % 10` in `kinds`).
 fn late_rule(n: usize, kinds: std::ops::RangeInclusive<usize>) -> usize {
-    (0..n).rev().find(|i| kinds.contains(&(i % 10))).unwrap_or(0)
+    (0..n)
+        .rev()
+        .find(|i| kinds.contains(&(i % 10)))
+        .unwrap_or(0)
+}
+
+/// The process's resident memory in KiB (Linux; 0 elsewhere).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn bench(c: &mut Criterion) {
     let route = "/users/{id}";
     for n in SIZES {
         let rules = rules(n);
-        let start = Instant::now();
+        let (before, start) = (rss_kib(), Instant::now());
         let matcher = RuleMatcher::new(&rules, true).expect("bench rules compile");
-        let built = start.elapsed();
+        let (built, after) = (start.elapsed(), rss_kib());
         let naive = NaiveMatcher::new(&rules, true).expect("bench rules compile");
         eprintln!(
-            "{n} rules: RuleMatcher built in {built:.1?}, {} checked on every request",
+            "{n} rules: RuleMatcher built in {built:.1?}, about {} KiB, {} checked on every \
+             request",
+            after.saturating_sub(before),
             matcher.always_checked()
         );
         let late = late_rule(n, 0..=4);
@@ -82,7 +100,10 @@ fn bench(c: &mut Criterion) {
         let cases = [
             ("hit_early", api_url(1)),
             ("hit_late", api_url(late)),
-            ("hit_late_regex", format!("/static{wildcard}/css/app.min.CSS/")),
+            (
+                "hit_late_regex",
+                format!("/static{wildcard}/css/app.min.CSS/"),
+            ),
             ("miss", "/api/v2/nothing/here/at/all/".to_owned()),
         ];
         for (name, url) in &cases {
