@@ -25,7 +25,8 @@
 //!   `^/api/v2/orders/`, `^/api/v[12]/`). This is sound (a reported rule really is
 //!   unreachable) but not complete: `^/a[bc]/` covering `^/ab/` is not detected;
 //! * rules **checked on every request** (info): a securelist pattern without a literal the
-//!   index can use (`^/[a-z]+/$`), which adds its regex search to every request.
+//!   index can use, other than `/` which every target contains (`^/[a-z]+/$`), which adds
+//!   its regex search to every request.
 //!
 //! [`RuleAnalysis::explain`] tells which rule applies to a request and which earlier rules
 //! were skipped by their whitelist (with the patterns that decided).
@@ -56,11 +57,11 @@ use std::fmt;
 
 use aho_corasick::AhoCorasick;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use regex_syntax::hir::{Hir, HirKind, Look};
+use regex_syntax::hir::{Hir, Look};
 use serde::Serialize;
 
 use super::matcher::{
-    anchored_prefixes, compile_list, exact_literals, pattern_literals, Pattern, Targets,
+    anchored_prefixes, compile_list, pattern_literals, plain_literal, Pattern, Plain, Targets,
 };
 use super::Rule;
 use crate::settings::MatchTarget;
@@ -136,7 +137,8 @@ pub enum Problem {
         /// The earlier rules, one per securelist pattern (repeated rules listed once).
         by: Vec<RuleRef>,
     },
-    /// A securelist pattern has no literal to index: the rule is checked on every request.
+    /// A securelist pattern has no literal to index (other than `/`, which every target
+    /// contains): the rule is checked on every request.
     AlwaysChecked {
         /// The pattern.
         pattern: String,
@@ -204,8 +206,8 @@ impl fmt::Display for Problem {
             }
             Problem::AlwaysChecked { pattern } => write!(
                 f,
-                "securelist pattern {pattern:?} has no literal to index: the rule is checked \
-                 on every request"
+                "securelist pattern {pattern:?} has no literal to index (other than `/`): the \
+                 rule is checked on every request"
             ),
         }
     }
@@ -424,7 +426,10 @@ impl<'r> RuleAnalysis<'r> {
                 if let Some(why) = never_matches(pattern, url) {
                     never.push((list, text.clone(), why));
                 }
-                if list == List::Securelist && pattern_literals(pattern).is_empty() {
+                let indexable = pattern_literals(pattern)
+                    .iter()
+                    .any(|set| set.iter().all(|s| s != "/"));
+                if list == List::Securelist && !indexable {
                     problems.push(Problem::AlwaysChecked {
                         pattern: text.clone(),
                     });
@@ -608,52 +613,6 @@ fn hex(byte: u8) -> Option<u8> {
         .and_then(|d| u8::try_from(d).ok())
 }
 
-/// A repetition that may match nothing (`.*`, `x?`).
-fn is_optional(hir: &Hir) -> bool {
-    matches!(hir.kind(), HirKind::Repetition(r) if r.min == 0)
-}
-
-/// A pattern that is a plain case-insensitive literal search: `Some((anchored, literal))`
-/// for `s`, `.*s.*`, `^s`, `^s.*` (the literal folded).
-fn plain_literal(hir: &Hir) -> Option<(bool, String)> {
-    let items: Vec<&Hir> = match hir.kind() {
-        HirKind::Concat(items) => items.iter().collect(),
-        _ => vec![hir],
-    };
-    let mut items = &items[..];
-    while let Some((last, rest)) = items.split_last() {
-        if !is_optional(last) {
-            break;
-        }
-        items = rest;
-    }
-    let anchored = matches!(
-        items.first().map(|h| h.kind()),
-        Some(HirKind::Look(Look::Start))
-    );
-    if anchored {
-        items = &items[1..];
-    } else {
-        while let Some((first, rest)) = items.split_first() {
-            if !is_optional(first) {
-                break;
-            }
-            items = rest;
-        }
-    }
-    let body = Hir::concat(items.iter().map(|h| (*h).clone()).collect());
-    let mut exact = exact_literals(&body)?;
-    if exact.len() != 1 {
-        return None;
-    }
-    let literal = exact.pop()?;
-    if literal.is_empty() {
-        return None;
-    }
-    let reference = Pattern::compile(&literal, false).ok()?;
-    (reference.hir == body).then_some((anchored, literal))
-}
-
 /// The earlier whitelist-free rules' securelist patterns of one target kind, indexed by the
 /// four covering cases.
 struct Covers {
@@ -689,10 +648,10 @@ impl Covers {
                 }
                 covers.same.entry(p.hir.to_string()).or_insert(index);
                 match plain_literal(&p.hir) {
-                    Some((true, literal)) => {
+                    Some(Plain::Prefix(literal)) => {
                         covers.prefixes.entry(literal).or_insert(index);
                     }
-                    Some((false, literal)) => {
+                    Some(Plain::Contains(literal)) => {
                         contained.entry(literal).or_insert(index);
                     }
                     None => {}

@@ -81,11 +81,6 @@ pub(crate) fn literal_sets(hir: &Hir) -> Vec<LiteralSet> {
     info(hir).all_sets()
 }
 
-/// The strings every match of a parsed pattern folds to, if it is a small finite set.
-pub(crate) fn exact_literals(hir: &Hir) -> Option<LiteralSet> {
-    info(hir).exact
-}
-
 /// For a pattern starting with `^`: the folded strings every match starts with (the
 /// longest run of exact items after the anchor), if there are such non-empty strings.
 pub(crate) fn anchored_prefixes(hir: &Hir) -> Option<LiteralSet> {
@@ -107,6 +102,66 @@ pub(crate) fn anchored_prefixes(hir: &Hir) -> Option<LiteralSet> {
         }
     }
     run.iter().all(|s| !s.is_empty()).then_some(run)
+}
+
+/// A pattern that is a plain case-insensitive literal search, with its folded literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Plain {
+    /// `^s` or `^s.*`: matches exactly the targets that start with `s` (folded).
+    Prefix(String),
+    /// `s`, `.*s`, `s.*`: matches exactly the targets that contain `s` (folded).
+    Contains(String),
+}
+
+/// A repetition that may match nothing (`.*`, `x?`).
+fn is_optional(hir: &Hir) -> bool {
+    matches!(hir.kind(), HirKind::Repetition(r) if r.min == 0)
+}
+
+/// Recognises a plain literal search (see [`Plain`]). Exact: the part after the anchor must
+/// parse to the very expression `(?i)` gives the folded literal, so every position accepts
+/// exactly the chars that fold to the literal's char there, and a target matches if and only
+/// if its folded text starts with (contains) the literal.
+pub(crate) fn plain_literal(hir: &Hir) -> Option<Plain> {
+    let items: Vec<&Hir> = match hir.kind() {
+        HirKind::Concat(items) => items.iter().collect(),
+        _ => vec![hir],
+    };
+    let mut items = &items[..];
+    while let Some((last, rest)) = items.split_last() {
+        if !is_optional(last) {
+            break;
+        }
+        items = rest;
+    }
+    let anchored = matches!(
+        items.first().map(|h| h.kind()),
+        Some(HirKind::Look(Look::Start))
+    );
+    if anchored {
+        items = &items[1..];
+    } else {
+        while let Some((first, rest)) = items.split_first() {
+            if !is_optional(first) {
+                break;
+            }
+            items = rest;
+        }
+    }
+    let body = Hir::concat(items.iter().map(|h| (*h).clone()).collect());
+    let mut exact = info(&body).exact?;
+    if exact.len() != 1 {
+        return None;
+    }
+    let literal = exact.pop()?;
+    if literal.is_empty() || super::pattern::literal_hir(&literal)? != body {
+        return None;
+    }
+    Some(if anchored {
+        Plain::Prefix(literal)
+    } else {
+        Plain::Contains(literal)
+    })
 }
 
 /// How good a set is alone: the length of its shortest string (longer is more selective),
@@ -333,6 +388,21 @@ mod tests {
         assert_eq!(prefixes("^/api/.*"), Some(set(&["/api/"])));
         assert_eq!(prefixes("/api/"), None);
         assert_eq!(prefixes("^.*"), None);
+    }
+
+    #[test]
+    fn plain_literals() {
+        let plain = |p: &str| plain_literal(&Pattern::compile(p, true).unwrap().hir);
+        assert_eq!(plain("^/API/v2/"), Some(Plain::Prefix("/api/v2/".into())));
+        assert_eq!(plain("^/api/.*"), Some(Plain::Prefix("/api/".into())));
+        assert_eq!(plain(".*Admin.*"), Some(Plain::Contains("admin".into())));
+        assert_eq!(plain("kit"), Some(Plain::Contains("kit".into())));
+        assert_eq!(plain("^.*admin"), None);
+        assert_eq!(plain("(?-i)admin"), None);
+        assert_eq!(plain("é"), None);
+        assert_eq!(plain("^/a/$"), None);
+        assert_eq!(plain("^/v[12]/"), None);
+        assert_eq!(plain(".*"), None);
     }
 
     #[test]

@@ -24,17 +24,20 @@
 //!    to one case (`fold`);
 //! 3. per target kind, choose for each pattern its most selective set, and put all chosen
 //!    literals into one Aho-Corasick automaton mapping each literal to the rules using it; a
-//!    rule with a pattern without any literal is checked on every request (`index`).
+//!    rule with a pattern without any literal is checked on every request; a pattern that is
+//!    a plain literal search (`^/api/v2/`, `admin`, `^/static/.*`) is marked so that finding
+//!    its literal (at the start of the target, for `^`) counts as a match (`index`).
 //!
 //! Per request:
 //!
 //! 4. fold the url target (borrowed when it is already lower-case ASCII) and run one
 //!    overlapping Aho-Corasick pass over it (and one over the route template, if route rules
-//!    exist and a route matched): the literals present give the candidate rules, to which the
-//!    always-checked rules are added;
+//!    exist and a route matched): the literals present give the candidate rules, some already
+//!    confirmed, to which the always-checked rules are added;
 //! 5. sort the candidates into rule order;
-//! 6. for each candidate in order, search its securelist regexes in its target; if one
-//!    matches and no whitelist regex matches, that rule is the answer;
+//! 6. for each candidate in order: unless it is confirmed, search its securelist regexes in
+//!    its target; if the securelist matches and no whitelist regex matches, that rule is the
+//!    answer;
 //! 7. if no candidate applies, no rule applies.
 //!
 //! A rule that is not a candidate cannot have a matching securelist pattern, so it cannot
@@ -72,7 +75,7 @@ use std::cell::RefCell;
 
 use regex::Regex;
 
-use self::index::{Index, IndexInput};
+use self::index::{decode, Candidate, Index, IndexInput, PatternInput};
 use self::literal::literal_sets;
 use crate::firewall::Rule;
 use crate::settings::MatchTarget;
@@ -82,7 +85,7 @@ pub use self::naive::NaiveMatcher;
 pub use self::pattern::{MAX_PATTERN_LEN, NEST_LIMIT, SIZE_LIMIT};
 pub use self::target::Targets;
 
-pub(crate) use self::literal::{anchored_prefixes, exact_literals, LiteralSet};
+pub(crate) use self::literal::{anchored_prefixes, plain_literal, LiteralSet, Plain};
 pub(crate) use self::pattern::{compile_list, Pattern};
 
 /// The literal sets of a compiled pattern (for the analysis).
@@ -108,8 +111,8 @@ struct CompiledRule {
 /// Per-thread scratch space, so that a request does not allocate once warmed up.
 #[derive(Default)]
 struct Scratch {
-    found: Vec<u32>,
-    candidates: Vec<u32>,
+    seen: Vec<u32>,
+    candidates: Vec<Candidate>,
 }
 
 thread_local! {
@@ -125,18 +128,24 @@ impl RuleMatcher {
     /// the limits ([`MAX_PATTERN_LEN`], [`NEST_LIMIT`], [`SIZE_LIMIT`]).
     pub fn new(rules: &[Rule], use_regex: bool) -> Result<Self> {
         let mut compiled = Vec::with_capacity(rules.len());
-        let mut url = IndexInput { rules: Vec::new() };
-        let mut route = IndexInput { rules: Vec::new() };
+        let mut url = IndexInput::new();
+        let mut route = IndexInput::new();
         for (number, rule) in rules.iter().enumerate() {
             let number = u32::try_from(number)
                 .map_err(|_| Error::config("firewall.rules", "more than 2^32 rules"))?;
             let securelist = compile_list(rule, "securelist", use_regex)?;
             let whitelist = compile_list(rule, "whitelist", use_regex)?;
             if !securelist.is_empty() {
-                let sets = securelist.iter().map(pattern_literals).collect();
+                let patterns = securelist
+                    .iter()
+                    .map(|pattern| PatternInput {
+                        sets: pattern_literals(pattern),
+                        plain: plain_literal(&pattern.hir),
+                    })
+                    .collect();
                 match rule.match_target() {
-                    MatchTarget::Url => url.rules.push((number, sets)),
-                    MatchTarget::Route => route.rules.push((number, sets)),
+                    MatchTarget::Url => url.push((number, patterns)),
+                    MatchTarget::Route => route.push((number, patterns)),
                 }
             }
             compiled.push(CompiledRule {
@@ -145,7 +154,7 @@ impl RuleMatcher {
                 whitelist: whitelist.into_iter().map(|p| p.regex).collect(),
             });
         }
-        let index = |input| {
+        let index = |input: &IndexInput| {
             Index::build(input).map_err(|reason| {
                 Error::config(
                     "firewall.rules",
@@ -155,8 +164,8 @@ impl RuleMatcher {
         };
         Ok(RuleMatcher {
             rules: compiled,
-            url: index(url)?,
-            route: index(route)?,
+            url: index(&url)?,
+            route: index(&route)?,
         })
     }
 
@@ -170,32 +179,41 @@ impl RuleMatcher {
     }
 
     fn search(&self, targets: &Targets<'_>, scratch: &mut Scratch) -> Option<usize> {
-        let Scratch { found, candidates } = scratch;
+        let Scratch { seen, candidates } = scratch;
         candidates.clear();
         if !self.url.is_empty() {
-            self.url
-                .candidates(&fold::fold_str(targets.url), found, candidates);
+            let folded = fold::fold_str(targets.url);
+            self.url.candidates(&folded, seen, candidates);
         }
         if let (Some(route), false) = (targets.route, self.route.is_empty()) {
-            self.route
-                .candidates(&fold::fold_str(route), found, candidates);
+            let folded = fold::fold_str(route);
+            self.route.candidates(&folded, seen, candidates);
         }
         candidates.sort_unstable();
-        candidates.dedup();
-        candidates.iter().map(|&n| n as usize).find(|&n| {
-            let Some(rule) = self.rules.get(n) else {
-                return false;
+        let mut last = None;
+        for &candidate in candidates.iter() {
+            let (number, confirmed) = decode(candidate);
+            if last == Some(number) {
+                continue; // the confirmed form came first
+            }
+            last = Some(number);
+            let Some(rule) = self.rules.get(number) else {
+                continue;
             };
             let target = match rule.target {
                 MatchTarget::Url => targets.url,
                 MatchTarget::Route => match targets.route {
                     Some(route) => route,
-                    None => return false,
+                    None => continue,
                 },
             };
-            rule.securelist.iter().any(|re| re.is_match(target))
+            if (confirmed || rule.securelist.iter().any(|re| re.is_match(target)))
                 && !rule.whitelist.iter().any(|re| re.is_match(target))
-        })
+            {
+                return Some(number);
+            }
+        }
+        None
     }
 
     /// The number of rules.

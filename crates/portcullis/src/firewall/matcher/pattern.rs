@@ -53,10 +53,7 @@ impl Pattern {
             ));
         }
         let source = source(pattern, use_regex);
-        let hir = ParserBuilder::new()
-            .case_insensitive(true)
-            .nest_limit(NEST_LIMIT)
-            .build()
+        let hir = parser()
             .parse(&source)
             .map_err(|err| format!("not a valid regular expression: {}", one_line(&err)))?;
         let regex = RegexBuilder::new(&source)
@@ -67,6 +64,20 @@ impl Pattern {
             .map_err(|err| format!("not a usable regular expression: {}", one_line(&err)))?;
         Ok(Pattern { regex, hir })
     }
+}
+
+/// The parsed expression of a plain case-insensitive literal, as a substring pattern of
+/// that text parses.
+pub(crate) fn literal_hir(literal: &str) -> Option<Hir> {
+    parser().parse(&regex::escape(literal)).ok()
+}
+
+/// The parser, with the flags every pattern is compiled with.
+fn parser() -> regex_syntax::Parser {
+    ParserBuilder::new()
+        .case_insensitive(true)
+        .nest_limit(NEST_LIMIT)
+        .build()
 }
 
 /// Compiles the patterns of one of a rule's lists (`securelist` or `whitelist`); an error

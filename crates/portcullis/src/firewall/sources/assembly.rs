@@ -255,15 +255,22 @@ impl<'a> RuleAssembly<'a> {
     }
 }
 
-#[cfg(feature = "rules-sql")]
+#[cfg(all(
+    feature = "rules-sql",
+    any(feature = "storage-sqlite", feature = "storage-postgres")
+))]
 async fn read_table(key: &str, provider: &ProviderSettings, table: &str) -> Result<Vec<RuleSpec>> {
     super::sql::load(key, &provider.properties, table).await
 }
 
-#[cfg(not(feature = "rules-sql"))]
+#[cfg(not(all(
+    feature = "rules-sql",
+    any(feature = "storage-sqlite", feature = "storage-postgres")
+)))]
 async fn read_table(key: &str, _: &ProviderSettings, _: &str) -> Result<Vec<RuleSpec>> {
     Err(Error::config(
         format!("{key}.source"),
-        "the db rule source is not compiled in: enable the `rules-sql` feature of portcullis",
+        "the db rule source is not compiled in: enable the `rules-sql` feature of portcullis \
+         with `storage-sqlite` and/or `storage-postgres`",
     ))
 }

@@ -6,7 +6,7 @@
 //! | `""` | nothing | |
 //! | `json`, or a path containing `.json` | a JSON array of rule objects (cbsecurity's format) | `file` |
 //! | `xml`, or a path containing `.xml` | `<rules>` with `<rule>` children; each child element of a rule is a key, its trimmed text the value | `file` |
-//! | `db` (feature `rules-sql`) | the rows of a SQL table; columns are rule keys | `dsn` (or `url`), `table`, optional `schema`, `order_by`, `sql` |
+//! | `db` (feature `rules-sql` with `storage-sqlite` and/or `storage-postgres`) | the rows of a SQL table; columns are rule keys | `dsn` (or `url`), `table`, optional `schema`, `order_by`, `sql` |
 //! | `model` | a [`RuleProvider`] registered in code under a name | `model` |
 //!
 //! Every problem is a start-up error ([`Error::Config`]) naming the
@@ -57,7 +57,10 @@
 
 mod assembly;
 mod file;
-#[cfg(feature = "rules-sql")]
+#[cfg(all(
+    feature = "rules-sql",
+    any(feature = "storage-sqlite", feature = "storage-postgres")
+))]
 mod sql;
 
 use async_trait::async_trait;

@@ -1,5 +1,5 @@
 //! Rules from a SQL table (source `db`, feature `rules-sql`; SQLite with `storage-sqlite`,
-//! PostgreSQL with `storage-postgres`).
+//! PostgreSQL with `storage-postgres`; compiled when at least one of them is on).
 //!
 //! Properties: `dsn` (or `url`): the database URL, `sqlite://rules.db` or
 //! `postgres://user:pass@host/db` (required); `table` (required); `schema` (optional);
@@ -215,7 +215,6 @@ async fn fetch_postgres(_: &Query) -> std::result::Result<Vec<Map<String, Value>
 }
 
 /// Rows to JSON objects, for either database.
-#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 mod rows {
     use serde_json::{Map, Value};
     use sqlx::{Column, Database, Decode, Row, Type, ValueRef};
