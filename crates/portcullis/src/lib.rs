@@ -21,3 +21,8 @@ pub mod settings;
 pub mod storage;
 
 pub use error::{Error, InvalidToken, Result};
+
+/// `#[secured]`, `#[secured("…")]`: a route guard on an `async fn` handler, cbsecurity's
+/// `secured` annotation (feature `macros`, on by default); see [`guard`].
+#[cfg(feature = "macros")]
+pub use portcullis_macros::secured;

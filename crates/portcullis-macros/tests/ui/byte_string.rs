@@ -1,0 +1,6 @@
+use portcullis::secured;
+
+#[secured(b"admin")]
+async fn admin() {}
+
+fn main() {}

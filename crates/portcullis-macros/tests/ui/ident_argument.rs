@@ -1,0 +1,6 @@
+use portcullis::secured;
+
+#[secured(admin)]
+async fn admin() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use portcullis::secured;
+
+#[secured(value = "admin")]
+async fn admin() {}
+
+fn main() {}

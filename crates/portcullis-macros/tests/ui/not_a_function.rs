@@ -1,0 +1,6 @@
+use portcullis::secured;
+
+#[secured("admin")]
+struct Admin;
+
+fn main() {}

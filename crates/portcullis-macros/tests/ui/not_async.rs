@@ -1,0 +1,8 @@
+use portcullis::secured;
+
+#[secured("admin")]
+fn admin() -> &'static str {
+    "admin"
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use portcullis::secured;
+
+#[secured(1)]
+async fn admin() {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use portcullis::secured;
+
+#[secured("reports:read")]
+#[secured("reports:admin")]
+async fn reports() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use portcullis::secured;
+
+#[secured("admin", "audit")]
+async fn admin() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use portcullis::secured;
+
+#[secured(admin)]
+fn admin() {}
+
+fn main() {}
