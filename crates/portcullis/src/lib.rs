@@ -17,6 +17,7 @@ pub mod jwt;
 pub mod net;
 mod random;
 pub mod response;
+pub mod session;
 pub mod settings;
 pub mod storage;
 

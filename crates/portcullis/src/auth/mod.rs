@@ -18,6 +18,7 @@
 //! ```
 
 mod basic;
+mod identity;
 mod password;
 mod security;
 mod service;
@@ -25,6 +26,7 @@ mod service;
 use async_trait::async_trait;
 
 pub use self::basic::{BasicAuthUsers, BasicUser, VERIFIED_TTL};
+pub use self::identity::Identity;
 pub use self::password::{legacy_digest, Argon2Params, PasswordHasher, Verification};
 pub use self::security::{create_password, PermissionList, Security, NOT_AUTHORIZED};
 pub use self::service::{basic_credentials, AuthService, BasicAuthService};
@@ -37,6 +39,11 @@ use crate::Result;
 pub trait AuthUser: Send + Sync + 'static {
     /// The user's stable id: the `sub` of their tokens.
     fn id(&self) -> String;
+
+    /// The user's login name. Default: the id.
+    fn username(&self) -> String {
+        self.id()
+    }
 
     /// The user's roles. Default: none.
     fn roles(&self) -> &[String] {

@@ -23,7 +23,7 @@ use http::header::AUTHORIZATION;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 
-use super::{AuthUser, CurrentUser, UserService};
+use super::{AuthUser, CurrentUser, Identity, UserService};
 use crate::jwt::{JwtService, JwtSubject};
 use crate::{Error, Result};
 
@@ -104,6 +104,9 @@ impl<S: UserService> AuthService for BasicAuthService<S> {
         let user = self.users.authenticate(&username, &password).await?;
         if let Some(user) = &user {
             parts.extensions.insert(CurrentUser(user.clone()));
+            parts
+                .extensions
+                .insert(Identity::of(user, std::iter::empty::<String>()));
         }
         Ok(user)
     }

@@ -6,7 +6,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{Authenticated, JwtService, TokenPair};
-use crate::auth::{AuthUser, CurrentUser};
+use crate::auth::{AuthUser, CurrentUser, Identity};
 use crate::events::SecurityEvent;
 use crate::jwt::{Claims, Jwt, JwtSubject, TokenType};
 use crate::{Error, InvalidToken, Result};
@@ -44,6 +44,9 @@ where
         parts.extensions.insert(token.clone());
         parts.extensions.insert(claims.clone());
         parts.extensions.insert(CurrentUser(user.clone()));
+        parts
+            .extensions
+            .insert(Identity::of(&user, claims.scopes()));
         Ok(Authenticated {
             token,
             claims,
