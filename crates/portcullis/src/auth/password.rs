@@ -348,6 +348,35 @@ mod tests {
     }
 
     #[test]
+    fn schemes_name_what_is_stored() {
+        let hasher = fast();
+        let current = hasher.hash("pw").unwrap();
+        assert_eq!(hasher.scheme(&current), PasswordScheme::Argon2id);
+        assert!(!hasher.scheme(&current).needs_rehash());
+        let other = PasswordHasher::default().hash("pw").unwrap();
+        assert_eq!(hasher.scheme(&other), PasswordScheme::Argon2Outdated);
+        assert_eq!(
+            hasher.scheme(&bcrypt::hash("pw", 4).unwrap()),
+            PasswordScheme::Bcrypt
+        );
+        let digest = legacy_digest("pw", HashAlgorithm::Sha512, 5);
+        assert_eq!(hasher.scheme(&digest), PasswordScheme::LegacyDigest);
+        assert!(hasher.scheme(&digest).needs_rehash());
+        let sha256 = legacy_digest("pw", HashAlgorithm::Sha256, 5);
+        for unknown in [
+            "",
+            "hunter2",
+            "$argon2id$broken",
+            "$2b$04$short",
+            sha256.as_str(),
+        ] {
+            assert_eq!(hasher.scheme(unknown), PasswordScheme::Unknown, "{unknown}");
+        }
+        let no_legacy = PasswordHasher::new(Argon2Params::default(), HashAlgorithm::Argon2id, 1);
+        assert_eq!(no_legacy.unwrap().scheme(&digest), PasswordScheme::Unknown);
+    }
+
+    #[test]
     fn bcrypt_is_accepted_for_migration() {
         let stored = bcrypt::hash("pw", 4).unwrap();
         assert_eq!(fast().verify("pw", &stored), Verification::NeedsRehash);

@@ -16,10 +16,12 @@ use crate::storage::sql::dialect::Dialect;
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Writes a migration's statements for some names and a dialect.
+type MakeStatements = fn(&Names, Dialect) -> Vec<String>;
+
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`, a description and the
 /// statements that make it. Append only; never change a released one.
-const MIGRATIONS: &[(&str, fn(&Names, Dialect) -> Vec<String>)] =
-    &[("create the users table", create_users)];
+const MIGRATIONS: &[(&str, MakeStatements)] = &[("create the users table", create_users)];
 
 fn create_users(names: &Names, d: Dialect) -> Vec<String> {
     let Names { users, index, .. } = names;
