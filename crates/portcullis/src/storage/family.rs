@@ -12,6 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::failure::unavailable;
+use crate::Result;
+
 /// The stored state of one refresh family.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FamilyState {
@@ -141,6 +144,18 @@ impl FamilyState {
         self.revoked = true;
         self.version += 1;
         Rotation::Reused
+    }
+
+    /// The state as stored by the SQL and Redis drivers (JSON).
+    pub(crate) fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self)
+            .map_err(|e| unavailable(format!("cannot encode the refresh family: {e}")))
+    }
+
+    /// A state stored by [`FamilyState::to_json`]; unreadable is an outage, never a guess.
+    pub(crate) fn from_json(json: &str) -> Result<Self> {
+        serde_json::from_str(json)
+            .map_err(|e| unavailable(format!("a stored refresh family is unreadable: {e}")))
     }
 
     /// Marks the family revoked (logout, reuse).
