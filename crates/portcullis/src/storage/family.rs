@@ -12,9 +12,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::failure::unavailable;
-use crate::Result;
-
 /// The stored state of one refresh family.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FamilyState {
@@ -146,18 +143,6 @@ impl FamilyState {
         Rotation::Reused
     }
 
-    /// The state as stored by the SQL and Redis drivers (JSON).
-    pub(crate) fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self)
-            .map_err(|e| unavailable(format!("cannot encode the refresh family: {e}")))
-    }
-
-    /// A state stored by [`FamilyState::to_json`]; unreadable is an outage, never a guess.
-    pub(crate) fn from_json(json: &str) -> Result<Self> {
-        serde_json::from_str(json)
-            .map_err(|e| unavailable(format!("a stored refresh family is unreadable: {e}")))
-    }
-
     /// Marks the family revoked (logout, reuse).
     pub fn revoke(&mut self) {
         self.revoked = true;
@@ -180,6 +165,32 @@ impl std::fmt::Debug for FamilyState {
             .field("expires_at", &self.expires_at)
             .field("revoked", &self.revoked)
             .finish()
+    }
+}
+
+/// The stored form of a family for the SQL and Redis drivers.
+#[cfg(any(
+    feature = "storage-sqlite",
+    feature = "storage-postgres",
+    feature = "storage-redis"
+))]
+mod stored {
+    use super::FamilyState;
+    use crate::storage::failure::unavailable;
+    use crate::Result;
+
+    impl FamilyState {
+        /// The state as stored by the SQL and Redis drivers (JSON).
+        pub(crate) fn to_json(&self) -> Result<String> {
+            serde_json::to_string(self)
+                .map_err(|e| unavailable(format!("cannot encode the refresh family: {e}")))
+        }
+
+        /// A state stored by [`FamilyState::to_json`]; unreadable is an outage, never a guess.
+        pub(crate) fn from_json(json: &str) -> Result<Self> {
+            serde_json::from_str(json)
+                .map_err(|e| unavailable(format!("a stored refresh family is unreadable: {e}")))
+        }
     }
 }
 
