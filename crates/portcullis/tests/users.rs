@@ -56,6 +56,25 @@ impl Db {
     }
 }
 
+/// Whether `name` logs in with `password`.
+async fn can_log_in(users: &SqlUserStore, name: &str, password: &str) -> bool {
+    users.authenticate(name, password).await.unwrap().is_some()
+}
+
+/// Asserts that `err` is the user store's [`Error::Unavailable`].
+fn assert_unavailable(err: &Error) {
+    assert!(
+        matches!(
+            err,
+            Error::Unavailable {
+                what: "user store",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
 /// One `#[tokio::test]` per scenario and database.
 macro_rules! scenarios {
     ($($test:ident),* $(,)?) => {
@@ -231,17 +250,9 @@ async fn input_is_bounded(db: &Db) {
         .add(NewUser::new("dave", "p".repeat(1024)))
         .await
         .unwrap();
-    assert!(users
-        .authenticate("dave", &"p".repeat(1024))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(can_log_in(&users, "dave", &"p".repeat(1024)).await);
     let megabyte = "p".repeat(1 << 20);
-    assert!(users
-        .authenticate("dave", &megabyte)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!can_log_in(&users, "dave", &megabyte).await);
 }
 
 async fn logins_check_the_password_and_refuse_disabled_users(db: &Db) {
@@ -259,31 +270,15 @@ async fn logins_check_the_password_and_refuse_disabled_users(db: &Db) {
         .is_valid_credentials("erin", "erin's password")
         .await
         .unwrap());
-    assert!(users
-        .authenticate("erin", "Erin's password")
-        .await
-        .unwrap()
-        .is_none());
-    assert!(users.authenticate("erin", "").await.unwrap().is_none());
-    assert!(users
-        .authenticate("nobody", "erin's password")
-        .await
-        .unwrap()
-        .is_none());
-    assert!(users
-        .authenticate("bad name!", "erin's password")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!can_log_in(&users, "erin", "Erin's password").await);
+    assert!(!can_log_in(&users, "erin", "").await);
+    assert!(!can_log_in(&users, "nobody", "erin's password").await);
+    assert!(!can_log_in(&users, "bad name!", "erin's password").await);
 
     let disabled = users.disable("Erin").await.unwrap();
     assert!(disabled.disabled);
     assert!(disabled.updated_at >= erin.updated_at);
-    assert!(users
-        .authenticate("erin", "erin's password")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!can_log_in(&users, "erin", "erin's password").await);
     assert!(!users
         .is_valid_credentials("erin", "erin's password")
         .await
@@ -296,11 +291,7 @@ async fn logins_check_the_password_and_refuse_disabled_users(db: &Db) {
     );
 
     assert!(!users.enable("erin").await.unwrap().disabled);
-    assert!(users
-        .authenticate("erin", "erin's password")
-        .await
-        .unwrap()
-        .is_some());
+    assert!(can_log_in(&users, "erin", "erin's password").await);
     assert!(matches!(
         users.disable("nobody").await,
         Err(Error::UserNotFound { .. })
@@ -316,11 +307,7 @@ async fn bcrypt_hashes_become_argon2id_at_login(db: &Db) {
     };
     assert_eq!(scheme(users.clone()).await, PasswordScheme::Bcrypt);
 
-    assert!(users
-        .authenticate("frank", "wrong")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!can_log_in(&users, "frank", "wrong").await);
     assert_eq!(
         scheme(users.clone()).await,
         PasswordScheme::Bcrypt,
@@ -338,16 +325,8 @@ async fn bcrypt_hashes_become_argon2id_at_login(db: &Db) {
         PasswordScheme::Argon2id,
         "stored"
     );
-    assert!(users
-        .authenticate("frank", "frank's password")
-        .await
-        .unwrap()
-        .is_some());
-    assert!(users
-        .authenticate("frank", "wrong")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(can_log_in(&users, "frank", "frank's password").await);
+    assert!(!can_log_in(&users, "frank", "wrong").await);
 }
 
 async fn legacy_digests_become_argon2id_at_login(db: &Db) {
@@ -358,11 +337,7 @@ async fn legacy_digests_become_argon2id_at_login(db: &Db) {
         users.add(NewUser::with_hash(name, digest)).await.unwrap();
         let stored = users.get(name).await.unwrap().unwrap();
         assert_eq!(stored.password_scheme, PasswordScheme::LegacyDigest);
-        assert!(users
-            .authenticate(name, "CBSECURITY")
-            .await
-            .unwrap()
-            .is_none());
+        assert!(!can_log_in(&users, name, "CBSECURITY").await);
         let user = users
             .authenticate(name, "cbsecurity")
             .await
@@ -371,21 +346,13 @@ async fn legacy_digests_become_argon2id_at_login(db: &Db) {
         assert_eq!(user.password_scheme, PasswordScheme::Argon2id);
         let stored = users.get(name).await.unwrap().unwrap();
         assert_eq!(stored.password_scheme, PasswordScheme::Argon2id);
-        assert!(users
-            .authenticate(name, "cbsecurity")
-            .await
-            .unwrap()
-            .is_some());
+        assert!(can_log_in(&users, name, "cbsecurity").await);
     }
     // A disabled user's digest is not upgraded: they did not log in.
     let digest = legacy_digest("cbsecurity", HashAlgorithm::Sha512, 5);
     users.add(NewUser::with_hash("gone", digest)).await.unwrap();
     users.disable("gone").await.unwrap();
-    assert!(users
-        .authenticate("gone", "cbsecurity")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!can_log_in(&users, "gone", "cbsecurity").await);
     let gone = users.get("gone").await.unwrap().unwrap();
     assert_eq!(gone.password_scheme, PasswordScheme::LegacyDigest);
 }
@@ -418,11 +385,7 @@ async fn weaker_argon2_hashes_are_upgraded(db: &Db) {
             .scheme("$argon2id$v=19$m=2048,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
             == PasswordScheme::Argon2id
     );
-    assert!(weak
-        .authenticate("gina", "gina's password")
-        .await
-        .unwrap()
-        .is_some());
+    assert!(can_log_in(&weak, "gina", "gina's password").await);
 }
 
 async fn grants_and_revocations_never_lose_a_concurrent_change(db: &Db) {
@@ -489,11 +452,7 @@ async fn passwords_can_be_changed(db: &Db) {
     let hash = bcrypt::hash("old password", 4).unwrap();
     users.add(NewUser::with_hash("ivy", hash)).await.unwrap();
     users.set_password("IVY", "new password").await.unwrap();
-    assert!(users
-        .authenticate("ivy", "old password")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!can_log_in(&users, "ivy", "old password").await);
     let ivy = users
         .authenticate("ivy", "new password")
         .await
@@ -536,11 +495,7 @@ async fn registration_follows_the_settings(db: &Db) {
     assert_eq!(jo.roles, ["member"]);
     assert_eq!(jo.permissions, ["posts:read"]);
     assert_eq!(jo.first_name, "Jo");
-    assert!(open
-        .authenticate("jo", "jo's password")
-        .await
-        .unwrap()
-        .is_some());
+    assert!(can_log_in(&open, "jo", "jo's password").await);
     assert!(matches!(
         open.register(NewUser::new("JO", "another one")).await,
         Err(Error::UserExists { .. })
@@ -574,11 +529,7 @@ async fn concurrent_start_ups_migrate_once(db: &Db) {
         .add(NewUser::new("lee", "lee's password"))
         .await
         .unwrap();
-    assert!(stores[3]
-        .authenticate("lee", "lee's password")
-        .await
-        .unwrap()
-        .is_some());
+    assert!(can_log_in(&stores[3], "lee", "lee's password").await);
     assert_eq!(
         applied_migrations(db).await,
         vec![(1, "create the users table".to_owned())]
@@ -617,16 +568,7 @@ async fn applied_migrations(db: &Db) -> Vec<(i64, String)> {
 async fn without_auto_migrate_the_schema_must_be_current(db: &Db) {
     let settings = db.settings("auto_migrate = false");
     let err = SqlUserStore::from_settings(&settings).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Unavailable {
-                what: "user store",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_unavailable(&err);
     assert!(
         err.to_string().contains("portcullis users migrate"),
         "{err}"
@@ -694,16 +636,7 @@ mod start_up {
         )
         .unwrap();
         let err = SqlUserStore::from_settings(&settings).await.unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Unavailable {
-                    what: "user store",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert_unavailable(&err);
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
