@@ -20,6 +20,7 @@ pub mod response;
 pub mod session;
 pub mod settings;
 pub mod storage;
+pub mod users;
 
 pub use error::{Error, InvalidToken, Result};
 

@@ -16,6 +16,7 @@
 //! | `visualizer` | [`VisualizerSettings`] |
 //! | `security_headers` | [`SecurityHeadersSettings`] |
 //! | `jwt` | [`JwtSettings`] |
+//! | `users` | [`UsersSettings`] |
 //!
 //! Durations take cbsecurity's whole minutes or literals such as `90s`, `15m`, `1d`
 //! ([`duration`]). Secrets are held in [`Secret`] and never printed.
@@ -66,6 +67,7 @@ mod properties;
 mod rules;
 mod secret;
 mod suggest;
+mod users;
 mod visualizer;
 
 use serde::{Deserialize, Serialize};
@@ -95,6 +97,7 @@ pub use rules::{
     MatchTarget, ModuleRulesSettings, RuleProvider, RuleSource, RuleSpec, RulesSettings,
 };
 pub use secret::{Secret, REDACTED};
+pub use users::{UsersDriver, UsersSettings};
 pub use visualizer::VisualizerSettings;
 
 use crate::{Error, Result};
@@ -124,6 +127,8 @@ pub struct Settings {
     pub security_headers: SecurityHeadersSettings,
     /// `jwt`: tokens, keys, refresh and storage. Default: HS512, 60 minutes.
     pub jwt: JwtSettings,
+    /// `users`: the SQL user store. Default: SQLite `portcullis.db`, no registration.
+    pub users: UsersSettings,
 }
 
 impl Settings {
@@ -140,6 +145,7 @@ impl Settings {
         self.visualizer.validate()?;
         self.security_headers.validate()?;
         self.jwt.validate()?;
+        self.users.validate()?;
         if self.security_headers.trust_upstream && self.firewall.trusted_proxies.is_empty() {
             return Err(Error::config(
                 "security_headers.trust_upstream",

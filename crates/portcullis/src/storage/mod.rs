@@ -41,13 +41,13 @@
     feature = "storage-postgres",
     feature = "storage-redis"
 ))]
-mod clock;
+pub(crate) mod clock;
 #[cfg(any(
     feature = "storage-sqlite",
     feature = "storage-postgres",
     feature = "storage-redis"
 ))]
-mod failure;
+pub(crate) mod failure;
 mod family;
 #[cfg(feature = "storage-memory")]
 mod memory;
@@ -55,7 +55,7 @@ mod memory;
 mod redis;
 mod select;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
-mod sql;
+pub(crate) mod sql;
 
 use async_trait::async_trait;
 

@@ -22,8 +22,8 @@
 //! # Ok(()) }
 //! ```
 
-mod dialect;
-mod pool;
+pub(crate) mod dialect;
+pub(crate) mod pool;
 mod statements;
 mod sweeper;
 
@@ -77,7 +77,7 @@ struct Inner {
 }
 
 /// A statement's text, for sqlx (identifiers were validated when it was written).
-fn sql(text: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
+pub(crate) fn sql(text: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
     AssertSqlSafe(Arc::clone(text))
 }
 
