@@ -597,13 +597,12 @@ impl Hold {
     }
 
     async fn release(self) {
-        match self {
-            Hold::Sqlite(mut conn) => drop(sqlx::query("COMMIT").execute(&mut conn).await.unwrap()),
+        let committed = match self {
+            Hold::Sqlite(mut conn) => sqlx::query("COMMIT").execute(&mut conn).await.map(|_| ()),
             #[cfg(feature = "storage-postgres")]
-            Hold::Postgres(mut conn) => {
-                drop(sqlx::query("COMMIT").execute(&mut conn).await.unwrap())
-            }
-        }
+            Hold::Postgres(mut conn) => sqlx::query("COMMIT").execute(&mut conn).await.map(|_| ()),
+        };
+        committed.unwrap();
     }
 }
 
