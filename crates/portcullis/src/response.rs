@@ -9,6 +9,7 @@
 //! | token not found, expired, invalid, rejected (revoked); unknown user; nobody logged in; bad credentials | 401, with `WWW-Authenticate: Bearer` |
 //! | not authorized (`Security::secure` and friends) | 403 |
 //! | refresh tokens not enabled | 404 |
+//! | too many failed logins (login protection) | 429, with `Retry-After` (seconds) |
 //! | token storage or another backend unreachable | 503 (fail closed) |
 //! | anything else | 500, with a generic message |
 //!
@@ -100,6 +101,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
         Error::NotAuthorized { .. } => StatusCode::FORBIDDEN,
         Error::RefreshTokensNotActive => StatusCode::NOT_FOUND,
+        Error::LoginLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -136,6 +138,12 @@ pub fn error_response(error: &Error) -> Response {
         response
             .headers_mut()
             .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    if let Error::LoginLocked { retry_after } = error {
+        let seconds = crate::error::whole_seconds(*retry_after);
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

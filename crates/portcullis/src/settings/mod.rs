@@ -16,6 +16,7 @@
 //! | `visualizer` | [`VisualizerSettings`] |
 //! | `security_headers` | [`SecurityHeadersSettings`] |
 //! | `jwt` | [`JwtSettings`] |
+//! | `session` | [`SessionSettings`] (and `authentication.login_protection`: [`LoginProtectionSettings`]) |
 //!
 //! Durations take cbsecurity's whole minutes or literals such as `90s`, `15m`, `1d`
 //! ([`duration`]). Secrets are held in [`Secret`] and never printed.
@@ -65,6 +66,7 @@ mod load;
 mod properties;
 mod rules;
 mod secret;
+mod session;
 mod suggest;
 mod visualizer;
 
@@ -89,12 +91,15 @@ pub use jwt::{
     Algorithm, JwtSettings, KeySource, RedisStorageProperties, SqlStorageProperties, StorageDriver,
     StorageMode, TokenStorageSettings, DEFAULT_ISSUER,
 };
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+pub(crate) use list::is_sql_identifier;
 pub use load::SettingsSource;
 pub use properties::Properties;
 pub use rules::{
     MatchTarget, ModuleRulesSettings, RuleProvider, RuleSource, RuleSpec, RulesSettings,
 };
 pub use secret::{Secret, REDACTED};
+pub use session::{LoginProtectionSettings, SameSite, SessionSettings, HOST_PREFIX};
 pub use visualizer::VisualizerSettings;
 
 use crate::{Error, Result};
@@ -124,6 +129,9 @@ pub struct Settings {
     pub security_headers: SecurityHeadersSettings,
     /// `jwt`: tokens, keys, refresh and storage. Default: HS512, 60 minutes.
     pub jwt: JwtSettings,
+    /// `session`: the cookie session of browser clients. Default: `__Host-` cookie, 30
+    /// minutes idle, 12 hours at most.
+    pub session: SessionSettings,
 }
 
 impl Settings {
@@ -140,6 +148,10 @@ impl Settings {
         self.visualizer.validate()?;
         self.security_headers.validate()?;
         self.jwt.validate()?;
+        self.authentication
+            .login_protection
+            .validate(&self.jwt.token_storage)?;
+        self.session.validate(&self.jwt.token_storage)?;
         if self.security_headers.trust_upstream && self.firewall.trusted_proxies.is_empty() {
             return Err(Error::config(
                 "security_headers.trust_upstream",

@@ -47,15 +47,15 @@ mod clock;
     feature = "storage-postgres",
     feature = "storage-redis"
 ))]
-mod failure;
+pub(crate) mod failure;
 mod family;
 #[cfg(feature = "storage-memory")]
 mod memory;
 #[cfg(feature = "storage-redis")]
-mod redis;
+pub(crate) mod redis;
 mod select;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
-mod sql;
+pub(crate) mod sql;
 
 use async_trait::async_trait;
 

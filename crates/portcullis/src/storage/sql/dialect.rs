@@ -15,7 +15,7 @@
 
 /// Which SQL the statements are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dialect {
+pub(crate) enum Dialect {
     /// SQLite 3.35 or later (bundled).
     #[cfg(feature = "storage-sqlite")]
     Sqlite,
@@ -26,7 +26,7 @@ pub(super) enum Dialect {
 
 impl Dialect {
     /// The driver's name, as [`TokenStorage::name`](crate::storage::TokenStorage::name).
-    pub(super) fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => "sqlite",
@@ -77,7 +77,7 @@ impl Dialect {
 
     /// A statement that serialises concurrent schema creation by several instances, run in
     /// the same transaction as the `CREATE … IF NOT EXISTS` statements.
-    pub(super) fn ddl_lock(self) -> Option<&'static str> {
+    pub(crate) fn ddl_lock(self) -> Option<&'static str> {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => None,

@@ -22,8 +22,8 @@
 //! # Ok(()) }
 //! ```
 
-mod dialect;
-mod pool;
+pub(crate) mod dialect;
+pub(crate) mod pool;
 mod statements;
 mod sweeper;
 
