@@ -29,9 +29,11 @@
 //! let layer = SessionLayer::new(&settings.session, Arc::new(MemorySessionStore::new()));
 //! let app = Router::new().route("/login", login).layer(layer);
 //!
-//! let response = app.oneshot(http::Request::post("/login").body(axum::body::Body::empty())?).await?;
+//! let request = http::Request::post("/login").body(axum::body::Body::empty()).unwrap();
+//! let response = app.oneshot(request).await.unwrap();
 //! assert_eq!(response.status(), 200);
-//! assert!(response.headers()["set-cookie"].to_str()?.starts_with("__Host-portcullis_session="));
+//! let cookie = response.headers()["set-cookie"].to_str().unwrap();
+//! assert!(cookie.starts_with("__Host-portcullis_session="));
 //! # Ok(()) }
 //! ```
 

@@ -27,7 +27,8 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> portcullis::Result<()> {
-//! let settings = LoginProtectionSettings { max_failures: 2, ..Default::default() };
+//! let mut settings = LoginProtectionSettings::default();
+//! settings.max_failures = 2;
 //! let throttle = LoginThrottle::new(settings, Arc::new(MemoryAttemptStore::new()));
 //! let ip = Some("203.0.113.9".parse().unwrap());
 //!
