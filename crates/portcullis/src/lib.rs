@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod backend;
+pub mod clock;
 mod error;
 pub mod events;
 mod extension;
