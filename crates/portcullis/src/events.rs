@@ -26,6 +26,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 use crate::auth::AuthUser;
 use crate::jwt::{Claims, Jwt};
+use crate::settings::{HostHeaderValidationSettings, IpValidationSettings};
 
 /// How long an async listener may run before it is cut off.
 pub const LISTENER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,6 +108,9 @@ pub enum SecurityEvent {
     InvalidAuthentication(Box<crate::firewall::InvalidAccess>),
     /// A rule or guard refused an authenticated request (`cbSecurity_onInvalidAuthorization`).
     InvalidAuthorization(Box<crate::firewall::InvalidAccess>),
+    /// Host header or IP validation refused a request (`cbSecurity_onFirewallBlock`); the 403
+    /// is always sent.
+    FirewallBlock(FirewallBlock),
     /// An already-rotated refresh token was presented again: its family (the login session)
     /// was revoked (portcullis addition).
     RefreshReuseDetected {
@@ -135,6 +140,7 @@ impl SecurityEvent {
             SecurityEvent::RefreshReuseDetected { .. } => "refresh_reuse_detected",
             SecurityEvent::InvalidAuthentication(_) => "invalid_authentication",
             SecurityEvent::InvalidAuthorization(_) => "invalid_authorization",
+            SecurityEvent::FirewallBlock(_) => "firewall_block",
         }
     }
 }
@@ -178,9 +184,48 @@ impl fmt::Debug for SecurityEvent {
                 .field("path", &access.uri.path())
                 .field("rule", &access.rule.as_ref().map(|r| r.id().to_owned()))
                 .field("action", &access.action.as_str()),
+            SecurityEvent::FirewallBlock(block) => match block {
+                FirewallBlock::HostHeader { incoming_host, .. } => out
+                    .field("type", &block.kind())
+                    .field("incoming_host", incoming_host),
+                FirewallBlock::IpValidation { incoming_ip, .. } => out
+                    .field("type", &block.kind())
+                    .field("incoming_ip", incoming_ip),
+            },
             SecurityEvent::JwtExpiration { .. } | SecurityEvent::JwtInvalidateAllTokens => &mut out,
         };
         out.finish_non_exhaustive()
+    }
+}
+
+/// The data of [`SecurityEvent::FirewallBlock`] (spec §2.10): which check refused the request,
+/// its settings, and the value it refused.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FirewallBlock {
+    /// The host the client asked for is not allowed (cbsecurity type `hostheader`).
+    HostHeader {
+        /// The `security_headers.host_header_validation` settings.
+        config: Arc<HostHeaderValidationSettings>,
+        /// The host checked (`None`: the request named none; cbsecurity's `none`).
+        incoming_host: Option<String>,
+    },
+    /// The client's address is not allowed (cbsecurity type `ipvalidation`).
+    IpValidation {
+        /// The `security_headers.ip_validation` settings.
+        config: Arc<IpValidationSettings>,
+        /// The address checked (`None`: unknown, the server recorded no peer).
+        incoming_ip: Option<IpAddr>,
+    },
+}
+
+impl FirewallBlock {
+    /// cbsecurity's `type`: `hostheader` or `ipvalidation`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FirewallBlock::HostHeader { .. } => "hostheader",
+            FirewallBlock::IpValidation { .. } => "ipvalidation",
+        }
     }
 }
 

@@ -88,6 +88,24 @@ pub fn reject(status: StatusCode, kind: &'static str, message: impl Into<String>
     response
 }
 
+/// A refusal in the client's format: the JSON envelope of [`reject`] when `json` (the client
+/// asked for JSON), else `message` as `text/plain`; both carry the [`Rejection`] extension.
+pub fn refuse(json: bool, status: StatusCode, kind: &'static str, message: &str) -> Response {
+    if json {
+        return reject(status, kind, message);
+    }
+    let mut response = (status, message.to_owned()).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.extensions_mut().insert(Rejection {
+        status,
+        kind,
+        message: message.to_owned(),
+    });
+    response
+}
+
 /// The status an error is answered with.
 pub fn status_of(error: &Error) -> StatusCode {
     match error {
