@@ -56,9 +56,10 @@ pub type HostValidation<S> = Checked<S, HostValidationLayer>;
 impl HostValidationLayer {
     /// Allows `hosts` only (`host` or `host:port`, as clients send them).
     pub fn new<H: Into<String>>(hosts: impl IntoIterator<Item = H>) -> Self {
-        let mut config = HostHeaderValidationSettings::default();
-        config.enabled = true;
-        config.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        let config = HostHeaderValidationSettings {
+            enabled: true,
+            allowed_hosts: hosts.into_iter().map(Into::into).collect(),
+        };
         HostValidationLayer::from_settings(&config)
     }
 
@@ -107,7 +108,10 @@ impl RequestCheck for HostValidationLayer {
         if allowed {
             return None;
         }
-        tracing::warn!(host = host.as_deref().unwrap_or("none"), "invalid host refused");
+        tracing::warn!(
+            host = host.as_deref().unwrap_or("none"),
+            "invalid host refused"
+        );
         if !self.events.is_empty() {
             self.events
                 .emit(SecurityEvent::FirewallBlock(FirewallBlock::HostHeader {

@@ -62,9 +62,10 @@ pub type IpValidation<S> = Checked<S, IpValidationLayer>;
 impl IpValidationLayer {
     /// Allows clients in `networks` only.
     pub fn new(networks: impl IntoIterator<Item = IpNet>) -> Self {
-        let mut config = IpValidationSettings::default();
-        config.enabled = true;
-        config.allowed_ips = networks.into_iter().collect();
+        let config = IpValidationSettings {
+            enabled: true,
+            allowed_ips: networks.into_iter().collect(),
+        };
         IpValidationLayer::from_settings(&config)
     }
 
@@ -104,8 +105,7 @@ impl RequestCheck for IpValidationLayer {
     fn check(&self, parts: &Parts) -> Option<Response> {
         let config = self.config.as_ref()?;
         let ip = self.proxies.client_ip(parts);
-        let allowed =
-            ip.is_some_and(|ip| config.allowed_ips.iter().any(|net| net.contains(&ip)));
+        let allowed = ip.is_some_and(|ip| config.allowed_ips.iter().any(|net| net.contains(&ip)));
         if allowed {
             return None;
         }

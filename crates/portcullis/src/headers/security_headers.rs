@@ -145,9 +145,7 @@ fn nonce_pieces(policy: &str) -> Option<Vec<String>> {
         if name.eq_ignore_ascii_case("script-src") || name.eq_ignore_ascii_case("style-src") {
             current.push_str(" 'nonce-");
             pieces.push("'".to_owned());
-            pieces
-                .last_mut()?
-                .push_str(&directive[trimmed.len()..]);
+            pieces.last_mut()?.push_str(&directive[trimmed.len()..]);
         } else {
             current.push_str(&directive[trimmed.len()..]);
         }
@@ -197,7 +195,11 @@ impl Compiled {
             });
         }
         if s.frame_options.enabled {
-            add(X_FRAME_OPTIONS, "frame_options", s.frame_options.value.as_str())?;
+            add(
+                X_FRAME_OPTIONS,
+                "frame_options",
+                s.frame_options.value.as_str(),
+            )?;
         }
         if s.xss_protection.enabled {
             let mode = s.xss_protection.mode.header_value();
@@ -207,7 +209,11 @@ impl Compiled {
             add(X_CONTENT_TYPE_OPTIONS, "content_type_options", "nosniff")?;
         }
         if s.referrer_policy.enabled {
-            add(REFERRER_POLICY, "referrer_policy", s.referrer_policy.policy.as_str())?;
+            add(
+                REFERRER_POLICY,
+                "referrer_policy",
+                s.referrer_policy.policy.as_str(),
+            )?;
         }
         let coop = &s.cross_origin_opener_policy;
         if coop.enabled {
@@ -221,11 +227,19 @@ impl Compiled {
         }
         if s.permissions_policy.enabled {
             let name = HeaderName::from_static("permissions-policy");
-            add(name, "permissions_policy.value", &s.permissions_policy.value)?;
+            add(
+                name,
+                "permissions_policy.value",
+                &s.permissions_policy.value,
+            )?;
         }
         if s.origin_agent_cluster.enabled {
             let name = HeaderName::from_static("origin-agent-cluster");
-            add(name, "origin_agent_cluster", s.origin_agent_cluster.value.as_str())?;
+            add(
+                name,
+                "origin_agent_cluster",
+                s.origin_agent_cluster.value.as_str(),
+            )?;
         }
         for (name, text) in &s.custom_headers {
             let key = format!("custom_headers.{name}");
@@ -564,8 +578,8 @@ mod tests {
 
     #[test]
     fn nonces_go_into_script_and_style_sources() {
-        let pieces = nonce_pieces("default-src 'self'; script-src 'self'; style-src 'self' ")
-            .unwrap();
+        let pieces =
+            nonce_pieces("default-src 'self'; script-src 'self'; style-src 'self' ").unwrap();
         assert_eq!(
             pieces.join("N"),
             "default-src 'self'; script-src 'self' 'nonce-N'; style-src 'self' 'nonce-N' "
