@@ -76,10 +76,15 @@ pub fn reject(status: StatusCode, kind: &'static str, message: impl Into<String>
         messages: vec![message.clone()],
         data: Value::Null,
     };
-    let mut response = (status, Json(envelope)).into_response();
+    refusal((status, Json(envelope)).into_response(), kind, message)
+}
+
+/// `response` marked as a refusal: not cached, with its [`Rejection`].
+fn refusal(mut response: Response, kind: &'static str, message: String) -> Response {
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let status = response.status();
     response.extensions_mut().insert(Rejection {
         status,
         kind,
@@ -94,16 +99,11 @@ pub fn refuse(json: bool, status: StatusCode, kind: &'static str, message: &str)
     if json {
         return reject(status, kind, message);
     }
-    let mut response = (status, message.to_owned()).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response.extensions_mut().insert(Rejection {
-        status,
+    refusal(
+        (status, message.to_owned()).into_response(),
         kind,
-        message: message.to_owned(),
-    });
-    response
+        message.to_owned(),
+    )
 }
 
 /// The status an error is answered with.

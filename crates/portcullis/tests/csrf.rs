@@ -4,7 +4,8 @@
 //! the `CsrfLayer`, and a clock the tests move.
 #![cfg(feature = "csrf")]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -152,16 +153,7 @@ async fn serve(toml: &str) -> Server {
         .layer(FetchMetadataLayer::from_settings(&settings))
         .layer(middleware::from_fn(authenticate))
         .layer(middleware::from_fn(session));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let base = common::server::serve(app).await;
     Server {
         base,
         client: reqwest::Client::new(),

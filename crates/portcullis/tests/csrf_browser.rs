@@ -15,7 +15,8 @@
 //! (`CI` set), where it fails.
 #![cfg(feature = "csrf")]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -34,23 +35,6 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 type Log = Arc<Mutex<Vec<(String, String, u16)>>>;
-
-/// Serves `app` on `ip`:0; returns its base URL.
-async fn serve(ip: &str, app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
-        .await
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
-    base
-}
 
 /// The application: forms, a token route and a Fetch Metadata route, with every answer logged.
 async fn application(log: Log) -> String {
@@ -108,7 +92,7 @@ async fn application(log: Log) -> String {
         .merge(api)
         .layer(CsrfLayer::from_settings(&settings).unwrap())
         .layer(middleware::from_fn(record));
-    serve("127.0.0.1", app).await
+    common::server::serve(app).await
 }
 
 /// The attacker's site: pages that post a form to the application as soon as they load.
@@ -142,7 +126,7 @@ async fn attacker(target: String) -> String {
                 async move { page(action, "<input name=item value=666>") }
             }),
         );
-    serve("127.0.0.2", app).await
+    common::server::serve_on("127.0.0.2", app).await
 }
 
 /// chromedriver on a free port, killed on drop.
@@ -256,42 +240,53 @@ async fn forms_pass_and_cross_site_posts_are_refused_in_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let client = browser(&driver, profile.path()).await;
 
-    // The application's own form, with its hidden token: accepted.
-    client.goto(&format!("{app}/form")).await.unwrap();
-    client
-        .find(Locator::Id("go"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    shows(&client, "transferred").await;
-    assert_eq!(answered(&log, "POST", "/transfer").await, 200);
-
-    // A same-origin form to the Fetch-Metadata-protected route: accepted.
-    client.goto(&format!("{app}/api-form")).await.unwrap();
-    client
-        .find(Locator::Id("go"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    shows(&client, "ordered").await;
-    assert_eq!(answered(&log, "POST", "/api/orders").await, 200);
-    log.lock().unwrap().clear();
-
-    // The attacker's auto-posting page, with a forged token (and, cross-site, without the
-    // SameSite=Lax binding cookie): refused by the token check.
-    client.goto(&format!("{evil}/transfer")).await.unwrap();
-    assert_eq!(answered(&log, "POST", "/transfer").await, 403);
-    shows(&client, "CSRF token invalid").await;
-
-    // The same attack on the token-less API route: refused by the Fetch Metadata check.
-    log.lock().unwrap().clear();
-    client.goto(&format!("{evil}/order")).await.unwrap();
-    assert_eq!(answered(&log, "POST", "/api/orders").await, 403);
-    shows(&client, "Cross-site request refused").await;
+    // (page visited, button to click or none for auto-posting pages, route posted to,
+    // status the application answered, text the browser shows)
+    let steps = [
+        // The application's own form, with its hidden token: accepted.
+        (
+            format!("{app}/form"),
+            Some("go"),
+            "/transfer",
+            200,
+            "transferred",
+        ),
+        // A same-origin form to the route protected by Fetch Metadata alone: accepted.
+        (
+            format!("{app}/api-form"),
+            Some("go"),
+            "/api/orders",
+            200,
+            "ordered",
+        ),
+        // The attacker's auto-posting page, with a forged token (and, cross-site, without
+        // the SameSite=Lax binding cookie): refused by the token check.
+        (
+            format!("{evil}/transfer"),
+            None,
+            "/transfer",
+            403,
+            "CSRF token invalid",
+        ),
+        // The same attack on the token-less route: refused by the Fetch Metadata check.
+        (
+            format!("{evil}/order"),
+            None,
+            "/api/orders",
+            403,
+            "Cross-site request refused",
+        ),
+    ];
+    for (page, button, route, status, text) in steps {
+        log.lock().unwrap().clear();
+        client.goto(&page).await.unwrap();
+        if let Some(button) = button {
+            let button = client.find(Locator::Id(button)).await.unwrap();
+            button.click().await.unwrap();
+        }
+        assert_eq!(answered(&log, "POST", route).await, status, "{page}");
+        shows(&client, text).await;
+    }
 
     client.close().await.unwrap();
 }

@@ -4,7 +4,8 @@
 //! `firewall.trusted_proxies = ["127.0.0.1/32"]`.
 #![cfg(feature = "headers")]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
@@ -46,16 +47,7 @@ async fn serve(toml: &str) -> Server {
             get(|nonce: CspNonce| async move { nonce.as_str().to_owned() }),
         )
         .layer(HeadersLayer::from_settings(&settings, bus).expect("valid layer"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let base = common::server::serve(app).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

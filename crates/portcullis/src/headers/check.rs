@@ -97,10 +97,15 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             Projected::Inner { future } => future.poll(cx),
-            Projected::Answered { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                None => panic!("ResponseFuture polled after completion"),
-            },
+            Projected::Answered { response } => answered(response),
         }
+    }
+}
+
+/// The answer a layer made without calling its inner service, taken on the first poll.
+pub(crate) fn answered<E>(response: &mut Option<Response>) -> Poll<Result<Response, E>> {
+    match response.take() {
+        Some(response) => Poll::Ready(Ok(response)),
+        None => panic!("ResponseFuture polled after completion"),
     }
 }

@@ -30,25 +30,16 @@
 
 use std::sync::Arc;
 
-use axum::response::Response;
 use http::request::Parts;
-use http::StatusCode;
-use tower_layer::Layer;
 
-use super::check::{Checked, RequestCheck};
-use crate::events::{EventBus, FirewallBlock, SecurityEvent};
-use crate::firewall::action::wants_json;
+use super::allow_list::{AllowList, AllowListLayer};
+use super::check::Checked;
+use crate::events::FirewallBlock;
 use crate::net::TrustedProxies;
-use crate::response::refuse;
 use crate::settings::HostHeaderValidationSettings;
 
 /// Refuses requests for hosts not allowed (see the module docs).
-#[derive(Debug, Clone)]
-pub struct HostValidationLayer {
-    config: Option<Arc<HostHeaderValidationSettings>>,
-    proxies: TrustedProxies,
-    events: EventBus,
-}
+pub type HostValidationLayer = AllowListLayer<HostHeaderValidationSettings>;
 
 /// The service made by [`HostValidationLayer`].
 pub type HostValidation<S> = Checked<S, HostValidationLayer>;
@@ -56,74 +47,30 @@ pub type HostValidation<S> = Checked<S, HostValidationLayer>;
 impl HostValidationLayer {
     /// Allows `hosts` only (`host` or `host:port`, as clients send them).
     pub fn new<H: Into<String>>(hosts: impl IntoIterator<Item = H>) -> Self {
-        let config = HostHeaderValidationSettings {
+        AllowListLayer::from_settings(&HostHeaderValidationSettings {
             enabled: true,
             allowed_hosts: hosts.into_iter().map(Into::into).collect(),
-        };
-        HostValidationLayer::from_settings(&config)
-    }
-
-    /// As `settings` say: a layer that lets everything through when they are disabled.
-    pub fn from_settings(settings: &HostHeaderValidationSettings) -> Self {
-        HostValidationLayer {
-            config: settings.enabled.then(|| Arc::new(settings.clone())),
-            proxies: TrustedProxies::default(),
-            events: EventBus::default(),
-        }
-    }
-
-    /// Believes `X-Forwarded-Host` from these proxies (cbsecurity's `trust_upstream`).
-    #[must_use]
-    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
-        self.proxies = proxies;
-        self
-    }
-
-    /// Announces refusals as [`SecurityEvent::FirewallBlock`] on `events`.
-    #[must_use]
-    pub fn events(mut self, events: EventBus) -> Self {
-        self.events = events;
-        self
+        })
     }
 }
 
-impl<S> Layer<S> for HostValidationLayer {
-    type Service = HostValidation<S>;
+impl AllowList for HostHeaderValidationSettings {
+    const REFUSAL: (&'static str, &'static str) = ("invalid_host", "Invalid host");
 
-    fn layer(&self, inner: S) -> Self::Service {
-        Checked::new(inner, self.clone())
+    fn enabled(&self) -> bool {
+        self.enabled
     }
-}
 
-impl RequestCheck for HostValidationLayer {
-    fn check(&self, parts: &Parts) -> Option<Response> {
-        let config = self.config.as_ref()?;
-        let host = self.proxies.client(parts).host;
+    fn refuses(self: &Arc<Self>, proxies: &TrustedProxies, parts: &Parts) -> Option<FirewallBlock> {
+        let host = proxies.client(parts).host;
         let allowed = host.as_deref().is_some_and(|host| {
-            config
-                .allowed_hosts
+            self.allowed_hosts
                 .iter()
                 .any(|allowed| allowed.eq_ignore_ascii_case(host))
         });
-        if allowed {
-            return None;
-        }
-        tracing::warn!(
-            host = host.as_deref().unwrap_or("none"),
-            "invalid host refused"
-        );
-        if !self.events.is_empty() {
-            self.events
-                .emit(SecurityEvent::FirewallBlock(FirewallBlock::HostHeader {
-                    config: config.clone(),
-                    incoming_host: host,
-                }));
-        }
-        Some(refuse(
-            wants_json(parts),
-            StatusCode::FORBIDDEN,
-            "invalid_host",
-            "Invalid host",
-        ))
+        (!allowed).then(|| FirewallBlock::HostHeader {
+            config: self.clone(),
+            incoming_host: host,
+        })
     }
 }

@@ -35,26 +35,17 @@
 
 use std::sync::Arc;
 
-use axum::response::Response;
 use http::request::Parts;
-use http::StatusCode;
 use ipnet::IpNet;
-use tower_layer::Layer;
 
-use super::check::{Checked, RequestCheck};
-use crate::events::{EventBus, FirewallBlock, SecurityEvent};
-use crate::firewall::action::wants_json;
+use super::allow_list::{AllowList, AllowListLayer};
+use super::check::Checked;
+use crate::events::FirewallBlock;
 use crate::net::TrustedProxies;
-use crate::response::refuse;
 use crate::settings::IpValidationSettings;
 
 /// Refuses requests from addresses not allowed (see the module docs).
-#[derive(Debug, Clone)]
-pub struct IpValidationLayer {
-    config: Option<Arc<IpValidationSettings>>,
-    proxies: TrustedProxies,
-    events: EventBus,
-}
+pub type IpValidationLayer = AllowListLayer<IpValidationSettings>;
 
 /// The service made by [`IpValidationLayer`].
 pub type IpValidation<S> = Checked<S, IpValidationLayer>;
@@ -62,66 +53,26 @@ pub type IpValidation<S> = Checked<S, IpValidationLayer>;
 impl IpValidationLayer {
     /// Allows clients in `networks` only.
     pub fn new(networks: impl IntoIterator<Item = IpNet>) -> Self {
-        let config = IpValidationSettings {
+        AllowListLayer::from_settings(&IpValidationSettings {
             enabled: true,
             allowed_ips: networks.into_iter().collect(),
-        };
-        IpValidationLayer::from_settings(&config)
-    }
-
-    /// As `settings` say: a layer that lets everything through when they are disabled.
-    pub fn from_settings(settings: &IpValidationSettings) -> Self {
-        IpValidationLayer {
-            config: settings.enabled.then(|| Arc::new(settings.clone())),
-            proxies: TrustedProxies::default(),
-            events: EventBus::default(),
-        }
-    }
-
-    /// Believes `X-Forwarded-For` from these proxies (cbsecurity's `trust_upstream`).
-    #[must_use]
-    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
-        self.proxies = proxies;
-        self
-    }
-
-    /// Announces refusals as [`SecurityEvent::FirewallBlock`] on `events`.
-    #[must_use]
-    pub fn events(mut self, events: EventBus) -> Self {
-        self.events = events;
-        self
+        })
     }
 }
 
-impl<S> Layer<S> for IpValidationLayer {
-    type Service = IpValidation<S>;
+impl AllowList for IpValidationSettings {
+    const REFUSAL: (&'static str, &'static str) = ("invalid_ip", "Invalid IP");
 
-    fn layer(&self, inner: S) -> Self::Service {
-        Checked::new(inner, self.clone())
+    fn enabled(&self) -> bool {
+        self.enabled
     }
-}
 
-impl RequestCheck for IpValidationLayer {
-    fn check(&self, parts: &Parts) -> Option<Response> {
-        let config = self.config.as_ref()?;
-        let ip = self.proxies.client_ip(parts);
-        let allowed = ip.is_some_and(|ip| config.allowed_ips.iter().any(|net| net.contains(&ip)));
-        if allowed {
-            return None;
-        }
-        tracing::warn!(ip = ?ip, "client address refused");
-        if !self.events.is_empty() {
-            self.events
-                .emit(SecurityEvent::FirewallBlock(FirewallBlock::IpValidation {
-                    config: config.clone(),
-                    incoming_ip: ip,
-                }));
-        }
-        Some(refuse(
-            wants_json(parts),
-            StatusCode::FORBIDDEN,
-            "invalid_ip",
-            "Invalid IP",
-        ))
+    fn refuses(self: &Arc<Self>, proxies: &TrustedProxies, parts: &Parts) -> Option<FirewallBlock> {
+        let ip = proxies.client_ip(parts);
+        let allowed = ip.is_some_and(|ip| self.allowed_ips.iter().any(|net| net.contains(&ip)));
+        (!allowed).then(|| FirewallBlock::IpValidation {
+            config: self.clone(),
+            incoming_ip: ip,
+        })
     }
 }

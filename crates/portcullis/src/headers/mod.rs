@@ -45,6 +45,7 @@
 //! # Ok(()) }
 //! ```
 
+mod allow_list;
 mod check;
 mod host_validation;
 mod https_redirect;
@@ -53,6 +54,7 @@ mod security_headers;
 
 use tower_layer::Layer;
 
+pub use self::allow_list::{AllowList, AllowListLayer};
 pub use self::check::{Checked, RequestCheck, ResponseFuture as CheckFuture};
 pub use self::host_validation::{HostValidation, HostValidationLayer};
 pub use self::https_redirect::{HttpsRedirect, HttpsRedirectLayer};

@@ -564,10 +564,7 @@ where
                 compiled.apply(&mut response, *secure, nonce.as_ref());
                 Poll::Ready(Ok(response))
             }
-            KindProjection::Failed { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                None => panic!("ResponseFuture polled after completion"),
-            },
+            KindProjection::Failed { response } => super::check::answered(response),
         }
     }
 }
