@@ -94,6 +94,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// Too many failed logins for this username or from this client: attempts are refused
+    /// until the back-off ends (login protection); 429 with `Retry-After`.
+    #[error("too many failed logins: try again in {} s", whole_seconds(*retry_after))]
+    LoginLocked {
+        /// How long until the next attempt is accepted.
+        retry_after: std::time::Duration,
+    },
+
     /// A setting or a key is unusable. Raised at start-up, never at the first request.
     #[error("{key}: {reason}")]
     Config {
@@ -153,7 +161,7 @@ impl Error {
     /// A short, stable, lower-case name for the error's kind, for logs, metrics and the CLI:
     /// `not_found`, `expired`, `invalid`, `rejected`, `unknown_user`, `refresh_disabled`,
     /// `not_authorized`, `not_logged_in`, `invalid_credentials`, `user_exists`,
-    /// `user_not_found`, `invalid_input`, `config`, `unavailable` or `io`.
+    /// `user_not_found`, `invalid_input`, `login_locked`, `config`, `unavailable` or `io`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::TokenNotFound => "not_found",
@@ -168,11 +176,18 @@ impl Error {
             Error::UserExists { .. } => "user_exists",
             Error::UserNotFound { .. } => "user_not_found",
             Error::InvalidInput { .. } => "invalid_input",
+            Error::LoginLocked { .. } => "login_locked",
             Error::Config { .. } => "config",
             Error::Unavailable { .. } => "unavailable",
             Error::Io { .. } => "io",
         }
     }
+}
+
+/// `duration` in whole seconds, rounded up, at least 1: what `Retry-After` says.
+pub(crate) fn whole_seconds(duration: std::time::Duration) -> u64 {
+    let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 /// Why a token was found invalid. Part of [`Error::TokenInvalid`].

@@ -26,13 +26,16 @@
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, LockoutScope};
 use crate::jwt::{Claims, Jwt};
+use crate::session::SessionId;
+use crate::settings::{HostHeaderValidationSettings, IpValidationSettings};
 
 /// How long an async listener may run before it is cut off.
 pub const LISTENER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,6 +109,9 @@ pub enum SecurityEvent {
     InvalidAuthentication(Box<crate::firewall::InvalidAccess>),
     /// A rule or guard refused an authenticated request (`cbSecurity_onInvalidAuthorization`).
     InvalidAuthorization(Box<crate::firewall::InvalidAccess>),
+    /// Host header or IP validation refused a request (`cbSecurity_onFirewallBlock`); the 403
+    /// is always sent.
+    FirewallBlock(FirewallBlock),
     /// An already-rotated refresh token was presented again: its family (the login session)
     /// was revoked (portcullis addition).
     RefreshReuseDetected {
@@ -115,6 +121,48 @@ pub enum SecurityEvent {
         subject: String,
         /// The `jti` of the reused refresh token.
         jti: String,
+    },
+    /// A user logged in through an [`AuthService`](crate::auth::AuthService) (cbauth's
+    /// `postLogin`). With sessions, the session id changed at login: listeners keyed by the
+    /// session (CSRF tokens) drop what they kept for `previous_session`.
+    Login {
+        /// The user.
+        user: Arc<dyn AuthUser>,
+        /// The session id before the login, now void (sessions only).
+        previous_session: Option<SessionId>,
+        /// The session id after the login (sessions only).
+        session: Option<SessionId>,
+    },
+    /// A user logged out (cbauth's `postLogout`).
+    Logout {
+        /// The user's id, when a user was logged in.
+        user_id: Option<String>,
+        /// The session that ended (sessions only).
+        session: Option<SessionId>,
+    },
+    /// A login failed on wrong credentials (cbauth's `onInvalidCredentials`), as counted by
+    /// login protection.
+    LoginFailure {
+        /// The username tried, normalised (trimmed, lower case).
+        username: String,
+        /// The client's address, when known.
+        ip: Option<IpAddr>,
+        /// The username's failures so far, this one included.
+        failures: u64,
+    },
+    /// A failed login locked a username or a client address out: further attempts are
+    /// refused until `until` (portcullis addition).
+    LoginLockout {
+        /// The username tried, normalised.
+        username: String,
+        /// The client's address, when known.
+        ip: Option<IpAddr>,
+        /// Which counter locked.
+        by: LockoutScope,
+        /// That counter's failures.
+        failures: u64,
+        /// When attempts are accepted again.
+        until: SystemTime,
     },
 }
 
@@ -135,6 +183,11 @@ impl SecurityEvent {
             SecurityEvent::RefreshReuseDetected { .. } => "refresh_reuse_detected",
             SecurityEvent::InvalidAuthentication(_) => "invalid_authentication",
             SecurityEvent::InvalidAuthorization(_) => "invalid_authorization",
+            SecurityEvent::Login { .. } => "login",
+            SecurityEvent::Logout { .. } => "logout",
+            SecurityEvent::LoginFailure { .. } => "login_failure",
+            SecurityEvent::LoginLockout { .. } => "login_lockout",
+            SecurityEvent::FirewallBlock(_) => "firewall_block",
         }
     }
 }
@@ -178,9 +231,79 @@ impl fmt::Debug for SecurityEvent {
                 .field("path", &access.uri.path())
                 .field("rule", &access.rule.as_ref().map(|r| r.id().to_owned()))
                 .field("action", &access.action.as_str()),
+            SecurityEvent::Login {
+                user,
+                previous_session,
+                session,
+            } => out
+                .field("user", &user.id())
+                .field("rotated", &previous_session.is_some())
+                .field("session", &session.is_some()),
+            SecurityEvent::Logout { user_id, session } => out
+                .field("user", user_id)
+                .field("session", &session.is_some()),
+            SecurityEvent::LoginFailure {
+                username,
+                ip,
+                failures,
+            } => out
+                .field("username", username)
+                .field("ip", ip)
+                .field("failures", failures),
+            SecurityEvent::LoginLockout {
+                username,
+                ip,
+                by,
+                failures,
+                until,
+            } => out
+                .field("username", username)
+                .field("ip", ip)
+                .field("by", by)
+                .field("failures", failures)
+                .field("until", until),
+            SecurityEvent::FirewallBlock(block) => match block {
+                FirewallBlock::HostHeader { incoming_host, .. } => out
+                    .field("type", &block.kind())
+                    .field("incoming_host", incoming_host),
+                FirewallBlock::IpValidation { incoming_ip, .. } => out
+                    .field("type", &block.kind())
+                    .field("incoming_ip", incoming_ip),
+            },
             SecurityEvent::JwtExpiration { .. } | SecurityEvent::JwtInvalidateAllTokens => &mut out,
         };
         out.finish_non_exhaustive()
+    }
+}
+
+/// The data of [`SecurityEvent::FirewallBlock`] (spec §2.10): which check refused the request,
+/// its settings, and the value it refused.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FirewallBlock {
+    /// The host the client asked for is not allowed (cbsecurity type `hostheader`).
+    HostHeader {
+        /// The `security_headers.host_header_validation` settings.
+        config: Arc<HostHeaderValidationSettings>,
+        /// The host checked (`None`: the request named none; cbsecurity's `none`).
+        incoming_host: Option<String>,
+    },
+    /// The client's address is not allowed (cbsecurity type `ipvalidation`).
+    IpValidation {
+        /// The `security_headers.ip_validation` settings.
+        config: Arc<IpValidationSettings>,
+        /// The address checked (`None`: unknown, the server recorded no peer).
+        incoming_ip: Option<IpAddr>,
+    },
+}
+
+impl FirewallBlock {
+    /// cbsecurity's `type`: `hostheader` or `ipvalidation`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FirewallBlock::HostHeader { .. } => "hostheader",
+            FirewallBlock::IpValidation { .. } => "ipvalidation",
+        }
     }
 }
 

@@ -8,11 +8,17 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod backend;
+pub mod clock;
+#[cfg(feature = "csrf")]
+pub mod csrf;
 mod error;
 pub mod events;
 mod extension;
 pub mod firewall;
 pub mod guard;
+#[cfg(feature = "headers")]
+pub mod headers;
 pub mod jwt;
 pub mod net;
 mod random;

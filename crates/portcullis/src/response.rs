@@ -11,6 +11,7 @@
 //! | refresh tokens not enabled; no such user (user store) | 404 |
 //! | a user of that name exists already (user store) | 409 |
 //! | an unacceptable username, password, role… | 400 |
+//! | too many failed logins (login protection) | 429, with `Retry-After` (seconds) |
 //! | token storage or another backend unreachable | 503 (fail closed) |
 //! | anything else | 500, with a generic message |
 //!
@@ -78,16 +79,34 @@ pub fn reject(status: StatusCode, kind: &'static str, message: impl Into<String>
         messages: vec![message.clone()],
         data: Value::Null,
     };
-    let mut response = (status, Json(envelope)).into_response();
+    refusal((status, Json(envelope)).into_response(), kind, message)
+}
+
+/// `response` marked as a refusal: not cached, with its [`Rejection`].
+fn refusal(mut response: Response, kind: &'static str, message: String) -> Response {
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let status = response.status();
     response.extensions_mut().insert(Rejection {
         status,
         kind,
         message,
     });
     response
+}
+
+/// A refusal in the client's format: the JSON envelope of [`reject`] when `json` (the client
+/// asked for JSON), else `message` as `text/plain`; both carry the [`Rejection`] extension.
+pub fn refuse(json: bool, status: StatusCode, kind: &'static str, message: &str) -> Response {
+    if json {
+        return reject(status, kind, message);
+    }
+    refusal(
+        (status, message.to_owned()).into_response(),
+        kind,
+        message.to_owned(),
+    )
 }
 
 /// The status an error is answered with.
@@ -104,6 +123,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::RefreshTokensNotActive | Error::UserNotFound { .. } => StatusCode::NOT_FOUND,
         Error::UserExists { .. } => StatusCode::CONFLICT,
         Error::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+        Error::LoginLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -140,6 +160,12 @@ pub fn error_response(error: &Error) -> Response {
         response
             .headers_mut()
             .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    if let Error::LoginLocked { retry_after } = error {
+        let seconds = crate::error::whole_seconds(*retry_after);
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

@@ -52,7 +52,7 @@ mod family;
 #[cfg(feature = "storage-memory")]
 mod memory;
 #[cfg(feature = "storage-redis")]
-mod redis;
+pub(crate) mod redis;
 mod select;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 pub(crate) mod sql;

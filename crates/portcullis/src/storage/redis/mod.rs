@@ -65,6 +65,17 @@ fn exat(time: i64) -> i64 {
     clock::clamp(time).max(1)
 }
 
+/// A connection manager for `client` that fails within [`TIMEOUT`] (shared with the session
+/// store and the login throttle, which use the same server).
+pub(crate) async fn manager(client: redis::Client) -> RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(TIMEOUT);
+    ConnectionManager::new_with_config(client, config).await
+}
+
 impl RedisStorage {
     /// Connects to `url` (`redis://[:password@]host[:port][/db]`, `rediss://` is not
     /// compiled in) with keys under `key_prefix`.
@@ -75,12 +86,7 @@ impl RedisStorage {
     pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
         let redactor = Redactor::for_url(url);
         let client = redis::Client::open(url).map_err(|e| redactor.bad_url(e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(TIMEOUT);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = manager(client)
             .await
             .map_err(|e| redactor.unavailable("cannot connect to Redis", e))?;
         Ok(RedisStorage {
