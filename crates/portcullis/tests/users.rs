@@ -7,6 +7,7 @@
 #[path = "storage/backends.rs"]
 #[allow(dead_code)]
 mod backends;
+mod common;
 
 use backends::{Backend, Kind};
 use portcullis::auth::{legacy_digest, PasswordScheme, UserService};
@@ -761,9 +762,7 @@ mod http {
             .layer(JwtAuthLayer::new(jwt.clone()))
             .route("/login", post(login))
             .with_state(jwt);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = common::server::serve(app).await;
         let client = reqwest::Client::new();
         let login = |password: &'static str| {
             client
