@@ -267,6 +267,19 @@ mod in_sql {
             created.map_err(|e| self.fail("cannot create the table", e))
         }
 
+        /// Runs `text` with the one parameter `key`.
+        pub(crate) async fn execute_for(
+            &self,
+            text: &Arc<str>,
+            key: &str,
+            context: &str,
+        ) -> Result<()> {
+            with_pool!(&self.pool, pool => {
+                sqlx::query(statement(text)).bind(key).execute(pool).await.map(drop)
+            })
+            .map_err(|e| self.fail(context, e))
+        }
+
         /// Deletes the rows that expired at or before `now_ms`.
         async fn purge(&self, now_ms: i64) -> Result<u64> {
             with_pool!(&self.pool, pool => {
@@ -323,24 +336,26 @@ mod in_sql {
 #[cfg(feature = "storage-redis")]
 mod in_redis {
     use ::redis::aio::ConnectionManager;
+    use ::redis::{Cmd, FromRedisValue};
 
     use crate::storage::failure::Redactor;
     use crate::{Error, Result};
 
-    /// A connection to the Redis server of `jwt.token_storage`.
+    /// A connection to the Redis server of `jwt.token_storage`, for keys under one prefix.
     pub(crate) struct RedisConn {
         conn: ConnectionManager,
         redactor: Redactor,
         what: &'static str,
+        prefix: String,
     }
 
     impl RedisConn {
-        /// Connects to `url`.
+        /// Connects to `url`, for keys under `prefix`.
         ///
         /// # Errors
         /// [`Error::Config`] on a URL that does not parse; [`Error::Unavailable`] when the
         /// server cannot be reached.
-        pub(crate) async fn connect(url: &str, what: &'static str) -> Result<Self> {
+        pub(crate) async fn connect(url: &str, prefix: &str, what: &'static str) -> Result<Self> {
             let redactor = Redactor::for_url(url);
             let client = ::redis::Client::open(url).map_err(|e| redactor.bad_url(e))?;
             match crate::storage::redis::manager(client).await {
@@ -348,6 +363,7 @@ mod in_redis {
                     conn,
                     redactor,
                     what,
+                    prefix: prefix.to_owned(),
                 }),
                 Err(err) => Err(Error::Unavailable {
                     what,
@@ -362,6 +378,28 @@ mod in_redis {
         /// A handle on the shared connection.
         pub(crate) fn conn(&self) -> ConnectionManager {
             self.conn.clone()
+        }
+
+        /// The Redis key of `key`: the prefix, then `key`.
+        pub(crate) fn key(&self, key: &str) -> String {
+            format!("{}{key}", self.prefix)
+        }
+
+        /// Runs `command`; a failure is [`Error::Unavailable`] saying `context`.
+        pub(crate) async fn run<T: FromRedisValue>(
+            &self,
+            context: &str,
+            command: &Cmd,
+        ) -> Result<T> {
+            let result = command.query_async(&mut self.conn()).await;
+            result.map_err(|e| self.fail(context, e))
+        }
+
+        /// Deletes `key` (under the prefix).
+        pub(crate) async fn unlink(&self, key: &str, context: &str) -> Result<()> {
+            let mut command = ::redis::cmd("UNLINK");
+            command.arg(self.key(key));
+            self.run(context, &command).await
         }
 
         /// An [`Error::Unavailable`] for a Redis error, credentials scrubbed.

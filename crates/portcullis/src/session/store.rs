@@ -282,10 +282,9 @@ mod sql {
         }
 
         async fn delete(&self, key: &str) -> Result<()> {
-            let done = with_pool!(self.table.pool(), pool => {
-                sqlx::query(statement(&self.delete)).bind(key).execute(pool).await.map(drop)
-            });
-            done.map_err(|e| self.table.fail("cannot delete the session", e))
+            self.table
+                .execute_for(&self.delete, key, "cannot delete the session")
+                .await
         }
     }
 }
@@ -300,7 +299,6 @@ mod redis {
     /// `expires_at` (`PXAT`), so Redis forgets it exactly then.
     pub struct RedisSessionStore {
         redis: RedisConn,
-        prefix: String,
     }
 
     impl RedisSessionStore {
@@ -311,13 +309,8 @@ mod redis {
         /// cannot be reached.
         pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
             Ok(RedisSessionStore {
-                redis: RedisConn::connect(url, WHAT).await?,
-                prefix: key_prefix.to_owned(),
+                redis: RedisConn::connect(url, key_prefix, WHAT).await?,
             })
-        }
-
-        fn key(&self, key: &str) -> String {
-            format!("{}{key}", self.prefix)
         }
     }
 
@@ -328,32 +321,25 @@ mod redis {
         }
 
         async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
-            let value: Option<String> = ::redis::cmd("GET")
-                .arg(self.key(key))
-                .query_async(&mut self.redis.conn())
-                .await
-                .map_err(|e| self.redis.fail("cannot read the session", e))?;
+            let mut command = ::redis::cmd("GET");
+            command.arg(self.redis.key(key));
+            let value: Option<String> = self.redis.run("cannot read the session", &command).await?;
             let record = value.as_deref().map(decode).transpose()?;
             Ok(record.filter(|r| now < r.expires_at))
         }
 
         async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
-            ::redis::cmd("SET")
-                .arg(self.key(key))
+            let mut command = ::redis::cmd("SET");
+            command
+                .arg(self.redis.key(key))
                 .arg(encode(record)?)
                 .arg("PXAT")
-                .arg(record.expires_at.max(1))
-                .query_async::<()>(&mut self.redis.conn())
-                .await
-                .map_err(|e| self.redis.fail("cannot save the session", e))
+                .arg(record.expires_at.max(1));
+            self.redis.run("cannot save the session", &command).await
         }
 
         async fn delete(&self, key: &str) -> Result<()> {
-            ::redis::cmd("UNLINK")
-                .arg(self.key(key))
-                .query_async::<()>(&mut self.redis.conn())
-                .await
-                .map_err(|e| self.redis.fail("cannot delete the session", e))
+            self.redis.unlink(key, "cannot delete the session").await
         }
     }
 }

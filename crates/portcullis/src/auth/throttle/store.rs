@@ -291,10 +291,9 @@ mod sql {
         }
 
         async fn reset(&self, key: &str) -> Result<()> {
-            let done = with_pool!(self.table.pool(), pool => {
-                sqlx::query(statement(&self.reset)).bind(key).execute(pool).await.map(drop)
-            });
-            done.map_err(|e| self.table.fail("cannot clear the login failures", e))
+            self.table
+                .execute_for(&self.reset, key, "cannot clear the login failures")
+                .await
         }
     }
 }
@@ -334,7 +333,6 @@ return n
     /// its `exp`; a count is one Lua script.
     pub struct RedisAttemptStore {
         redis: RedisConn,
-        prefix: String,
     }
 
     impl RedisAttemptStore {
@@ -345,13 +343,8 @@ return n
         /// [`Error::Unavailable`](crate::Error::Unavailable) when Redis cannot be reached.
         pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
             Ok(RedisAttemptStore {
-                redis: RedisConn::connect(url, WHAT).await?,
-                prefix: key_prefix.to_owned(),
+                redis: RedisConn::connect(url, key_prefix, WHAT).await?,
             })
-        }
-
-        fn key(&self, key: &str) -> String {
-            format!("{}{key}", self.prefix)
         }
     }
 
@@ -362,15 +355,16 @@ return n
         }
 
         async fn get(&self, key: &str, now: i64) -> Result<Option<Attempts>> {
-            let (failures, last, exp): (Option<u64>, Option<i64>, Option<i64>) =
-                ::redis::cmd("HMGET")
-                    .arg(self.key(key))
-                    .arg("n")
-                    .arg("last")
-                    .arg("exp")
-                    .query_async(&mut self.redis.conn())
-                    .await
-                    .map_err(|e| self.redis.fail("cannot read the login failures", e))?;
+            let mut command = ::redis::cmd("HMGET");
+            command
+                .arg(self.redis.key(key))
+                .arg("n")
+                .arg("last")
+                .arg("exp");
+            let (failures, last, exp): (Option<u64>, Option<i64>, Option<i64>) = self
+                .redis
+                .run("cannot read the login failures", &command)
+                .await?;
             Ok(match (failures, last, exp) {
                 (Some(failures), Some(last_failure), Some(exp)) if now < exp => Some(Attempts {
                     failures,
@@ -382,7 +376,7 @@ return n
 
         async fn record_failure(&self, key: &str, now: i64, keep_until: i64) -> Result<u64> {
             RECORD_FAILURE
-                .key(self.key(key))
+                .key(self.redis.key(key))
                 .arg(now)
                 .arg(keep_until.max(1))
                 .invoke_async(&mut self.redis.conn())
@@ -391,11 +385,9 @@ return n
         }
 
         async fn reset(&self, key: &str) -> Result<()> {
-            ::redis::cmd("UNLINK")
-                .arg(self.key(key))
-                .query_async::<()>(&mut self.redis.conn())
+            self.redis
+                .unlink(key, "cannot clear the login failures")
                 .await
-                .map_err(|e| self.redis.fail("cannot clear the login failures", e))
         }
     }
 }
