@@ -14,7 +14,7 @@
 //! entries themselves.
 
 #[cfg(feature = "storage-memory")]
-pub(crate) use self::in_memory::{expiring_cache, Lifetime};
+pub(crate) use self::in_memory::{expiring_cache, Timed};
 #[cfg(feature = "storage-redis")]
 pub(crate) use self::in_redis::RedisConn;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
@@ -92,34 +92,52 @@ mod in_memory {
     use moka::future::Cache;
     use moka::Expiry;
 
-    /// A cached value that knows how long it lives from when it is written.
-    pub(crate) trait Lifetime {
-        /// The time left, computed when the value was made.
-        fn lifetime(&self) -> Duration;
+    /// A cached value and how long it lives from when it is written.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Timed<V> {
+        /// The value.
+        pub(crate) value: V,
+        lifetime: Duration,
+    }
+
+    impl<V> Timed<V> {
+        /// `value`, written at `now` and living until `until` (Unix ms, by the caller's
+        /// clock: moka counts the lifetime on its own).
+        pub(crate) fn new(value: V, now: i64, until: i64) -> Self {
+            let left = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
+            Timed {
+                value,
+                lifetime: Duration::from_millis(left),
+            }
+        }
     }
 
     struct OwnLifetime;
 
-    impl<V: Lifetime> Expiry<String, V> for OwnLifetime {
-        fn expire_after_create(&self, _: &String, value: &V, _: Instant) -> Option<Duration> {
-            Some(value.lifetime())
+    impl<V> Expiry<String, Timed<V>> for OwnLifetime {
+        fn expire_after_create(
+            &self,
+            _: &String,
+            value: &Timed<V>,
+            _: Instant,
+        ) -> Option<Duration> {
+            Some(value.lifetime)
         }
 
         fn expire_after_update(
             &self,
             _: &String,
-            value: &V,
+            value: &Timed<V>,
             _: Instant,
             _: Option<Duration>,
         ) -> Option<Duration> {
-            Some(value.lifetime())
+            Some(value.lifetime)
         }
     }
 
     /// A cache whose entries leave at the end of their own lifetime, never earlier: no
     /// capacity, no eviction (an evicted counter or session would silently be forgotten).
-    pub(crate) fn expiring_cache<V: Lifetime + Clone + Send + Sync + 'static>() -> Cache<String, V>
-    {
+    pub(crate) fn expiring_cache<V: Clone + Send + Sync + 'static>() -> Cache<String, Timed<V>> {
         Cache::builder().expire_after(OwnLifetime).build()
     }
 }

@@ -131,30 +131,16 @@ pub use self::sql::SqlSessionStore;
 
 #[cfg(feature = "storage-memory")]
 mod memory {
-    use std::time::Duration;
-
     use moka::future::Cache;
 
     use super::*;
-    use crate::backend::{expiring_cache, Lifetime};
-
-    #[derive(Clone)]
-    struct Entry {
-        record: Arc<SessionRecord>,
-        lifetime: Duration,
-    }
-
-    impl Lifetime for Entry {
-        fn lifetime(&self) -> Duration {
-            self.lifetime
-        }
-    }
+    use crate::backend::{expiring_cache, Timed};
 
     /// Sessions in process memory (feature `storage-memory`): for one instance, tests and
     /// development; every session is lost at a restart. No capacity limit: a session leaves
     /// at its expiry, never earlier (only sessions something was put into are stored).
     pub struct MemorySessionStore {
-        sessions: Cache<String, Entry>,
+        sessions: Cache<String, Timed<Arc<SessionRecord>>>,
     }
 
     impl MemorySessionStore {
@@ -181,16 +167,16 @@ mod memory {
         async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
             let entry = self.sessions.get(key).await;
             Ok(entry
-                .filter(|e| now < e.record.expires_at)
-                .map(|e| (*e.record).clone()))
+                .filter(|e| now < e.value.expires_at)
+                .map(|e| (*e.value).clone()))
         }
 
         async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
-            let left = record.expires_at.saturating_sub(record.last_seen);
-            let entry = Entry {
-                record: Arc::new(record.clone()),
-                lifetime: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
-            };
+            let entry = Timed::new(
+                Arc::new(record.clone()),
+                record.last_seen,
+                record.expires_at,
+            );
             self.sessions.insert(key.to_owned(), entry).await;
             Ok(())
         }

@@ -110,26 +110,14 @@ pub use self::sql::SqlAttemptStore;
 
 #[cfg(feature = "storage-memory")]
 mod memory {
-    use std::time::Duration;
-
     use moka::future::Cache;
     use moka::ops::compute::{CompResult, Op};
 
     use super::*;
-    use crate::backend::{expiring_cache, Lifetime};
+    use crate::backend::{expiring_cache, Timed};
 
-    #[derive(Debug, Clone, Copy)]
-    struct Entry {
-        attempts: Attempts,
-        keep_until: i64,
-        lifetime: Duration,
-    }
-
-    impl Lifetime for Entry {
-        fn lifetime(&self) -> Duration {
-            self.lifetime
-        }
-    }
+    /// A count and when it expires (Unix ms).
+    type Entry = Timed<(Attempts, i64)>;
 
     /// Failed logins counted in process memory (feature `storage-memory`): for one
     /// instance; counts are lost at a restart. Each count leaves at its expiry, never
@@ -161,7 +149,10 @@ mod memory {
 
         async fn get(&self, key: &str, now: i64) -> Result<Option<Attempts>> {
             let entry = self.counts.get(key).await;
-            Ok(entry.filter(|e| now < e.keep_until).map(|e| e.attempts))
+            Ok(entry
+                .map(|e| e.value)
+                .filter(|(_, keep_until)| now < *keep_until)
+                .map(|(attempts, _)| attempts))
         }
 
         async fn record_failure(&self, key: &str, now: i64, keep_until: i64) -> Result<u64> {
@@ -171,23 +162,20 @@ mod memory {
                 .entry_by_ref(key)
                 .and_compute_with(|current| {
                     let before = current
-                        .map(|e| e.into_value())
-                        .filter(|e| now < e.keep_until)
-                        .map_or(0, |e| e.attempts.failures);
-                    let left = u64::try_from(keep_until.saturating_sub(now)).unwrap_or(0);
-                    std::future::ready(Op::Put(Entry {
-                        attempts: Attempts {
-                            failures: before.saturating_add(1),
-                            last_failure: now,
-                        },
-                        keep_until,
-                        lifetime: Duration::from_millis(left),
-                    }))
+                        .map(|e| e.into_value().value)
+                        .filter(|(_, until)| now < *until)
+                        .map_or(0, |(attempts, _)| attempts.failures);
+                    let attempts = Attempts {
+                        failures: before.saturating_add(1),
+                        last_failure: now,
+                    };
+                    let entry = Timed::new((attempts, keep_until), now, keep_until);
+                    std::future::ready(Op::Put(entry))
                 })
                 .await;
             Ok(match result {
                 CompResult::Inserted(e) | CompResult::ReplacedWith(e) => {
-                    e.into_value().attempts.failures
+                    e.into_value().value.0.failures
                 }
                 // `Op::Put` always stores.
                 _ => 1,
