@@ -10,11 +10,15 @@
 pub mod auth;
 mod backend;
 pub mod clock;
+#[cfg(feature = "csrf")]
+pub mod csrf;
 mod error;
 pub mod events;
 mod extension;
 pub mod firewall;
 pub mod guard;
+#[cfg(feature = "headers")]
+pub mod headers;
 pub mod jwt;
 pub mod net;
 mod random;
@@ -22,6 +26,7 @@ pub mod response;
 pub mod session;
 pub mod settings;
 pub mod storage;
+pub mod users;
 
 pub use error::{Error, InvalidToken, Result};
 

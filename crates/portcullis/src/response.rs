@@ -8,7 +8,9 @@
 //! |---|---|
 //! | token not found, expired, invalid, rejected (revoked); unknown user; nobody logged in; bad credentials | 401, with `WWW-Authenticate: Bearer` |
 //! | not authorized (`Security::secure` and friends) | 403 |
-//! | refresh tokens not enabled | 404 |
+//! | refresh tokens not enabled; no such user (user store) | 404 |
+//! | a user of that name exists already (user store) | 409 |
+//! | an unacceptable username, password, role… | 400 |
 //! | too many failed logins (login protection) | 429, with `Retry-After` (seconds) |
 //! | token storage or another backend unreachable | 503 (fail closed) |
 //! | anything else | 500, with a generic message |
@@ -77,16 +79,34 @@ pub fn reject(status: StatusCode, kind: &'static str, message: impl Into<String>
         messages: vec![message.clone()],
         data: Value::Null,
     };
-    let mut response = (status, Json(envelope)).into_response();
+    refusal((status, Json(envelope)).into_response(), kind, message)
+}
+
+/// `response` marked as a refusal: not cached, with its [`Rejection`].
+fn refusal(mut response: Response, kind: &'static str, message: String) -> Response {
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let status = response.status();
     response.extensions_mut().insert(Rejection {
         status,
         kind,
         message,
     });
     response
+}
+
+/// A refusal in the client's format: the JSON envelope of [`reject`] when `json` (the client
+/// asked for JSON), else `message` as `text/plain`; both carry the [`Rejection`] extension.
+pub fn refuse(json: bool, status: StatusCode, kind: &'static str, message: &str) -> Response {
+    if json {
+        return reject(status, kind, message);
+    }
+    refusal(
+        (status, message.to_owned()).into_response(),
+        kind,
+        message.to_owned(),
+    )
 }
 
 /// The status an error is answered with.
@@ -100,7 +120,9 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::NoUserLoggedIn
         | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
         Error::NotAuthorized { .. } => StatusCode::FORBIDDEN,
-        Error::RefreshTokensNotActive => StatusCode::NOT_FOUND,
+        Error::RefreshTokensNotActive | Error::UserNotFound { .. } => StatusCode::NOT_FOUND,
+        Error::UserExists { .. } => StatusCode::CONFLICT,
+        Error::InvalidInput { .. } => StatusCode::BAD_REQUEST,
         Error::LoginLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -28,7 +28,9 @@ use async_trait::async_trait;
 
 pub use self::basic::{BasicAuthUsers, BasicUser, VERIFIED_TTL};
 pub use self::identity::Identity;
-pub use self::password::{legacy_digest, Argon2Params, PasswordHasher, Verification};
+pub use self::password::{
+    legacy_digest, Argon2Params, PasswordHasher, PasswordScheme, Verification,
+};
 pub use self::security::{create_password, PermissionList, Security, NOT_AUTHORIZED};
 pub use self::service::{basic_credentials, AuthService, BasicAuthService, Login};
 #[cfg(feature = "storage-memory")]

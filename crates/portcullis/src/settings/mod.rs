@@ -16,6 +16,7 @@
 //! | `visualizer` | [`VisualizerSettings`] |
 //! | `security_headers` | [`SecurityHeadersSettings`] |
 //! | `jwt` | [`JwtSettings`] |
+//! | `users` | [`UsersSettings`] |
 //! | `session` | [`SessionSettings`] (and `authentication.login_protection`: [`LoginProtectionSettings`]) |
 //!
 //! Durations take cbsecurity's whole minutes or literals such as `90s`, `15m`, `1d`
@@ -68,6 +69,7 @@ mod rules;
 mod secret;
 mod session;
 mod suggest;
+mod users;
 mod visualizer;
 
 use serde::{Deserialize, Serialize};
@@ -100,6 +102,7 @@ pub use rules::{
 };
 pub use secret::{Secret, REDACTED};
 pub use session::{LoginProtectionSettings, SameSite, SessionSettings, HOST_PREFIX};
+pub use users::{UsersDriver, UsersSettings};
 pub use visualizer::VisualizerSettings;
 
 use crate::{Error, Result};
@@ -129,6 +132,8 @@ pub struct Settings {
     pub security_headers: SecurityHeadersSettings,
     /// `jwt`: tokens, keys, refresh and storage. Default: HS512, 60 minutes.
     pub jwt: JwtSettings,
+    /// `users`: the SQL user store. Default: SQLite `portcullis.db`, no registration.
+    pub users: UsersSettings,
     /// `session`: the cookie session of browser clients. Default: `__Host-` cookie, 30
     /// minutes idle, 12 hours at most.
     pub session: SessionSettings,
@@ -148,6 +153,7 @@ impl Settings {
         self.visualizer.validate()?;
         self.security_headers.validate()?;
         self.jwt.validate()?;
+        self.users.validate()?;
         self.authentication
             .login_protection
             .validate(&self.jwt.token_storage)?;

@@ -41,7 +41,7 @@
     feature = "storage-postgres",
     feature = "storage-redis"
 ))]
-mod clock;
+pub(crate) mod clock;
 #[cfg(any(
     feature = "storage-sqlite",
     feature = "storage-postgres",

@@ -256,17 +256,11 @@ impl TokenStorage for RedisStorage {
             .get(self.keys.family(family))
             .await
             .map_err(|e| self.fail("cannot read the refresh family", e))?;
-        value
-            .map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|e| unavailable(format!("a stored refresh family is unreadable: {e}")))
-            })
-            .transpose()
+        value.as_deref().map(FamilyState::from_json).transpose()
     }
 
     async fn swap_family(&self, expected: Option<u64>, state: &FamilyState) -> Result<bool> {
-        let json = serde_json::to_string(state)
-            .map_err(|e| unavailable(format!("cannot encode the refresh family: {e}")))?;
+        let json = state.to_json()?;
         let expected = expected.map_or_else(String::new, |v| v.to_string());
         let mut conn = self.conn.clone();
         let stored: i64 = scripts::SWAP_FAMILY

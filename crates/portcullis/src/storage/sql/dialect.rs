@@ -36,7 +36,7 @@ impl Dialect {
     }
 
     /// The column type of a UTC date and time.
-    pub(super) fn timestamp(self) -> &'static str {
+    pub(crate) fn timestamp(self) -> &'static str {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => "DATETIME",
@@ -46,7 +46,7 @@ impl Dialect {
     }
 
     /// The date of the Unix seconds in the parameter `param`.
-    pub(super) fn at(self, param: &str) -> String {
+    pub(crate) fn at(self, param: &str) -> String {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => format!("datetime({param}, 'unixepoch')"),
@@ -56,7 +56,7 @@ impl Dialect {
     }
 
     /// The Unix seconds of the date expression `date` (NULL stays NULL).
-    pub(super) fn seconds(self, date: &str) -> String {
+    pub(crate) fn seconds(self, date: &str) -> String {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => format!("CAST(strftime('%s', {date}) AS INTEGER)"),
@@ -66,7 +66,7 @@ impl Dialect {
     }
 
     /// The larger of two values.
-    pub(super) fn greatest(self, a: &str, b: &str) -> String {
+    pub(crate) fn greatest(self, a: &str, b: &str) -> String {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => format!("MAX({a}, {b})"),

@@ -18,7 +18,7 @@ use crate::storage::failure::Redactor;
 use crate::{Error, Result};
 
 /// How long a query waits for a free (or new) connection before the request fails closed.
-pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits for another writer's lock before failing.
 #[cfg(feature = "storage-sqlite")]
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
