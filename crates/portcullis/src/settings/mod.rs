@@ -16,6 +16,7 @@
 //! | `visualizer` | [`VisualizerSettings`] |
 //! | `security_headers` | [`SecurityHeadersSettings`] |
 //! | `jwt` | [`JwtSettings`] |
+//! | `gateway` | [`GatewaySettings`] |
 //!
 //! Durations take cbsecurity's whole minutes or literals such as `90s`, `15m`, `1d`
 //! ([`duration`]). Secrets are held in [`Secret`] and never printed.
@@ -57,6 +58,7 @@ mod csrf;
 pub mod duration;
 mod env;
 mod firewall;
+mod gateway;
 mod headers;
 mod jwt;
 mod keyword;
@@ -77,6 +79,7 @@ pub use auth::{
 pub use csrf::{CsrfSettings, FetchMetadataSettings};
 pub use env::{JWT_SECRET, PREFIX as ENV_PREFIX};
 pub use firewall::{Action, FirewallSettings, LogsSettings, ModuleFirewallSettings, ValidatorKind};
+pub use gateway::{GatewaySettings, IdentityHeaderNames, RegistrationSettings};
 pub use headers::{
     ContentSecurityPolicySettings, ContentTypeOptionsSettings, CrossOriginOpenerPolicy,
     CrossOriginOpenerPolicySettings, CrossOriginResourcePolicy, CrossOriginResourcePolicySettings,
@@ -124,6 +127,9 @@ pub struct Settings {
     pub security_headers: SecurityHeadersSettings,
     /// `jwt`: tokens, keys, refresh and storage. Default: HS512, 60 minutes.
     pub jwt: JwtSettings,
+    /// `gateway`: the reverse proxy `portcullis serve` runs. Default: listen on
+    /// `127.0.0.1:8080`, no upstream.
+    pub gateway: GatewaySettings,
 }
 
 impl Settings {
@@ -140,6 +146,7 @@ impl Settings {
         self.visualizer.validate()?;
         self.security_headers.validate()?;
         self.jwt.validate()?;
+        self.gateway.validate()?;
         if self.security_headers.trust_upstream && self.firewall.trusted_proxies.is_empty() {
             return Err(Error::config(
                 "security_headers.trust_upstream",
