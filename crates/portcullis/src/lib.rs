@@ -12,6 +12,8 @@ mod error;
 pub mod events;
 mod extension;
 pub mod firewall;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 pub mod guard;
 pub mod jwt;
 pub mod net;
