@@ -98,8 +98,17 @@ struct Credentials {
     password: String,
 }
 
+/// Why a body was refused: status, error kind, message.
+struct Refusal(StatusCode, &'static str, &'static str);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        reject(self.0, self.1, self.2)
+    }
+}
+
 /// The credentials of a JSON or form body, bounded; the refusal otherwise.
-fn credentials(parts: &Parts, body: &[u8]) -> Result<Credentials, Response> {
+fn credentials(parts: &Parts, body: &[u8]) -> Result<Credentials, Refusal> {
     let content_type = parts
         .headers
         .get(CONTENT_TYPE)
@@ -122,21 +131,21 @@ fn credentials(parts: &Parts, body: &[u8]) -> Result<Credentials, Response> {
             .zip(password)
             .map(|(username, password)| Credentials { username, password })
     } else {
-        return Err(reject(
+        return Err(Refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send username and password as JSON or as a form",
         ));
     };
     let Some(credentials) = parsed else {
-        return Err(reject(
+        return Err(Refusal(
             StatusCode::BAD_REQUEST,
             "bad_request",
             "send username and password as JSON or as a form",
         ));
     };
     if credentials.username.len() > MAX_USERNAME || credentials.password.len() > MAX_PASSWORD {
-        return Err(reject(
+        return Err(Refusal(
             StatusCode::BAD_REQUEST,
             "bad_request",
             "username or password too long",
@@ -160,7 +169,7 @@ where
 {
     let credentials = match credentials(&parts, &body) {
         Ok(credentials) => credentials,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     // Login throttling (429 + Retry-After) plugs in here once it is merged.
     match endpoints
@@ -188,7 +197,7 @@ where
     }
     let credentials = match credentials(&parts, &body) {
         Ok(credentials) => credentials,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     if let Some(problem) = username_problem(&credentials.username) {
         return reject(StatusCode::BAD_REQUEST, "bad_request", problem);
