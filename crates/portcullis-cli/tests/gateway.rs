@@ -914,3 +914,37 @@ fn bad_settings_stop_the_start_naming_the_key() {
         assert!(stderr.contains(key), "{}: {stderr}", path.display());
     }
 }
+
+/// The annotated `portcullis.toml` of `docs/gateway.md` loads, and a gateway builds from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_settings_load() {
+    let doc = include_str!("../../../docs/gateway.md");
+    let start = doc.find("<!-- gateway-example:start -->").unwrap();
+    let end = doc.find("<!-- gateway-example:end -->").unwrap();
+    let block = &doc[start..end];
+    let toml = &block[block.find("```toml\n").unwrap() + 8..block.rfind("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.json"), RULES).unwrap();
+    let toml = toml
+        .replace("sqlite:///var/lib/portcullis/tokens.db", "sqlite://tokens.db")
+        .replace("secret_key = \"\"", &format!("secret_key = \"{SECRET}\""));
+    std::fs::write(dir.path().join("portcullis.toml"), toml).unwrap();
+    let config = dir.path().join("portcullis.toml");
+    let mut command = command(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    command.current_dir(dir.path());
+    let gateway = Gateway::spawn(command, tempfile::tempdir().unwrap()).await;
+    let health = client()
+        .get(gateway.url("/portcullis/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let module = client().get(gateway.url("/admin/x")).send().await.unwrap();
+    assert_eq!(module.status(), StatusCode::UNAUTHORIZED, "the admin module applies");
+}
