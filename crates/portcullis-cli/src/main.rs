@@ -9,15 +9,18 @@
 //! portcullis token decode TOKEN
 //! portcullis rules check --config FILE
 //! portcullis rules explain --config FILE [--ip IP] [--user U] [--route TEMPLATE] METHOD PATH
+//! portcullis users add|list|remove|passwd|grant|revoke|disable|enable|migrate --config FILE …
 //! ```
 //!
-//! Exit status: 0 on success, 1 when a token is refused, 2 for a usage or configuration error.
+//! Exit status: 0 on success, 1 when a token or a user operation is refused, 2 for a usage or
+//! configuration error, 3 when a database cannot be reached.
 
 mod keys;
 mod rules;
 mod secret;
 mod serve;
 mod token;
+mod users;
 
 use std::process::ExitCode;
 
@@ -43,6 +46,9 @@ enum Command {
     /// Check the firewall's rules, or explain what they do with a request.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Manage the users of the SQL user store ([users] settings).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
 }
 
 /// A runtime for the commands that read databases or rule providers.
@@ -68,6 +74,14 @@ impl Failure {
         }
     }
 
+    /// A database that cannot be reached (exit 3).
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Failure {
+            status: 3,
+            message: format!("error: {}", message.into()),
+        }
+    }
+
     /// A refused token (exit 1): one line naming the error kind and reason.
     pub(crate) fn refused(message: impl Into<String>) -> Self {
         Failure {
@@ -84,6 +98,7 @@ fn main() -> ExitCode {
         Command::GenSecret(args) => secret::run(&args),
         Command::Token(command) => token::run(*command),
         Command::Rules(command) => runtime().and_then(|rt| rt.block_on(rules::run(command))),
+        Command::Users(command) => runtime().and_then(|rt| rt.block_on(users::run(command))),
     };
     match result {
         Ok(output) => {

@@ -70,6 +70,38 @@ pub enum Error {
     #[error("invalid credentials")]
     InvalidCredentials,
 
+    /// A user of that name already exists in the user store; 409.
+    #[error("user {username:?} already exists")]
+    UserExists {
+        /// The name asked for.
+        username: String,
+    },
+
+    /// No user of that name exists in the user store; 404.
+    #[error("user {username:?} does not exist")]
+    UserNotFound {
+        /// The name asked for.
+        username: String,
+    },
+
+    /// A value given to portcullis (a username, a password, a role) is not acceptable; 400.
+    /// The message never contains a password.
+    #[error("{field}: {reason}")]
+    InvalidInput {
+        /// What the value is, e.g. `username`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Too many failed logins for this username or from this client: attempts are refused
+    /// until the back-off ends (login protection); 429 with `Retry-After`.
+    #[error("too many failed logins: try again in {} s", whole_seconds(*retry_after))]
+    LoginLocked {
+        /// How long until the next attempt is accepted.
+        retry_after: std::time::Duration,
+    },
+
     /// A setting or a key is unusable. Raised at start-up, never at the first request.
     #[error("{key}: {reason}")]
     Config {
@@ -128,8 +160,8 @@ impl Error {
 
     /// A short, stable, lower-case name for the error's kind, for logs, metrics and the CLI:
     /// `not_found`, `expired`, `invalid`, `rejected`, `unknown_user`, `refresh_disabled`,
-    /// `not_authorized`, `not_logged_in`, `invalid_credentials`, `config`, `unavailable` or
-    /// `io`.
+    /// `not_authorized`, `not_logged_in`, `invalid_credentials`, `user_exists`,
+    /// `user_not_found`, `invalid_input`, `login_locked`, `config`, `unavailable` or `io`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::TokenNotFound => "not_found",
@@ -141,11 +173,21 @@ impl Error {
             Error::NotAuthorized { .. } => "not_authorized",
             Error::NoUserLoggedIn => "not_logged_in",
             Error::InvalidCredentials => "invalid_credentials",
+            Error::UserExists { .. } => "user_exists",
+            Error::UserNotFound { .. } => "user_not_found",
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::LoginLocked { .. } => "login_locked",
             Error::Config { .. } => "config",
             Error::Unavailable { .. } => "unavailable",
             Error::Io { .. } => "io",
         }
     }
+}
+
+/// `duration` in whole seconds, rounded up, at least 1: what `Retry-After` says.
+pub(crate) fn whole_seconds(duration: std::time::Duration) -> u64 {
+    let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 /// Why a token was found invalid. Part of [`Error::TokenInvalid`].

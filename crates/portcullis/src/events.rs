@@ -26,13 +26,15 @@
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, LockoutScope};
 use crate::jwt::{Claims, Jwt};
+use crate::session::SessionId;
 
 /// How long an async listener may run before it is cut off.
 pub const LISTENER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -116,6 +118,48 @@ pub enum SecurityEvent {
         /// The `jti` of the reused refresh token.
         jti: String,
     },
+    /// A user logged in through an [`AuthService`](crate::auth::AuthService) (cbauth's
+    /// `postLogin`). With sessions, the session id changed at login: listeners keyed by the
+    /// session (CSRF tokens) drop what they kept for `previous_session`.
+    Login {
+        /// The user.
+        user: Arc<dyn AuthUser>,
+        /// The session id before the login, now void (sessions only).
+        previous_session: Option<SessionId>,
+        /// The session id after the login (sessions only).
+        session: Option<SessionId>,
+    },
+    /// A user logged out (cbauth's `postLogout`).
+    Logout {
+        /// The user's id, when a user was logged in.
+        user_id: Option<String>,
+        /// The session that ended (sessions only).
+        session: Option<SessionId>,
+    },
+    /// A login failed on wrong credentials (cbauth's `onInvalidCredentials`), as counted by
+    /// login protection.
+    LoginFailure {
+        /// The username tried, normalised (trimmed, lower case).
+        username: String,
+        /// The client's address, when known.
+        ip: Option<IpAddr>,
+        /// The username's failures so far, this one included.
+        failures: u64,
+    },
+    /// A failed login locked a username or a client address out: further attempts are
+    /// refused until `until` (portcullis addition).
+    LoginLockout {
+        /// The username tried, normalised.
+        username: String,
+        /// The client's address, when known.
+        ip: Option<IpAddr>,
+        /// Which counter locked.
+        by: LockoutScope,
+        /// That counter's failures.
+        failures: u64,
+        /// When attempts are accepted again.
+        until: SystemTime,
+    },
 }
 
 impl SecurityEvent {
@@ -135,6 +179,10 @@ impl SecurityEvent {
             SecurityEvent::RefreshReuseDetected { .. } => "refresh_reuse_detected",
             SecurityEvent::InvalidAuthentication(_) => "invalid_authentication",
             SecurityEvent::InvalidAuthorization(_) => "invalid_authorization",
+            SecurityEvent::Login { .. } => "login",
+            SecurityEvent::Logout { .. } => "logout",
+            SecurityEvent::LoginFailure { .. } => "login_failure",
+            SecurityEvent::LoginLockout { .. } => "login_lockout",
         }
     }
 }
@@ -178,6 +226,37 @@ impl fmt::Debug for SecurityEvent {
                 .field("path", &access.uri.path())
                 .field("rule", &access.rule.as_ref().map(|r| r.id().to_owned()))
                 .field("action", &access.action.as_str()),
+            SecurityEvent::Login {
+                user,
+                previous_session,
+                session,
+            } => out
+                .field("user", &user.id())
+                .field("rotated", &previous_session.is_some())
+                .field("session", &session.is_some()),
+            SecurityEvent::Logout { user_id, session } => out
+                .field("user", user_id)
+                .field("session", &session.is_some()),
+            SecurityEvent::LoginFailure {
+                username,
+                ip,
+                failures,
+            } => out
+                .field("username", username)
+                .field("ip", ip)
+                .field("failures", failures),
+            SecurityEvent::LoginLockout {
+                username,
+                ip,
+                by,
+                failures,
+                until,
+            } => out
+                .field("username", username)
+                .field("ip", ip)
+                .field("by", by)
+                .field("failures", failures)
+                .field("until", until),
             SecurityEvent::JwtExpiration { .. } | SecurityEvent::JwtInvalidateAllTokens => &mut out,
         };
         out.finish_non_exhaustive()

@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod backend;
+pub mod clock;
 mod error;
 pub mod events;
 mod extension;
@@ -22,6 +24,7 @@ pub mod response;
 pub mod session;
 pub mod settings;
 pub mod storage;
+pub mod users;
 
 pub use error::{Error, InvalidToken, Result};
 

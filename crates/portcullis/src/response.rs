@@ -8,7 +8,10 @@
 //! |---|---|
 //! | token not found, expired, invalid, rejected (revoked); unknown user; nobody logged in; bad credentials | 401, with `WWW-Authenticate: Bearer` |
 //! | not authorized (`Security::secure` and friends) | 403 |
-//! | refresh tokens not enabled | 404 |
+//! | refresh tokens not enabled; no such user (user store) | 404 |
+//! | a user of that name exists already (user store) | 409 |
+//! | an unacceptable username, password, role… | 400 |
+//! | too many failed logins (login protection) | 429, with `Retry-After` (seconds) |
 //! | token storage or another backend unreachable | 503 (fail closed) |
 //! | anything else | 500, with a generic message |
 //!
@@ -99,7 +102,10 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::NoUserLoggedIn
         | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
         Error::NotAuthorized { .. } => StatusCode::FORBIDDEN,
-        Error::RefreshTokensNotActive => StatusCode::NOT_FOUND,
+        Error::RefreshTokensNotActive | Error::UserNotFound { .. } => StatusCode::NOT_FOUND,
+        Error::UserExists { .. } => StatusCode::CONFLICT,
+        Error::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+        Error::LoginLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -136,6 +142,12 @@ pub fn error_response(error: &Error) -> Response {
         response
             .headers_mut()
             .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    if let Error::LoginLocked { retry_after } = error {
+        let seconds = crate::error::whole_seconds(*retry_after);
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

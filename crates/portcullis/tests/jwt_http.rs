@@ -432,6 +432,39 @@ async fn auto_refresh_rotates_in_band_but_never_revives_a_revoked_token() {
     assert!(revoked.headers().get("x-auth-token").is_none());
 }
 
+/// `/fw/me` behind the firewall, secured by a rule and the JWT validator of `jwt`; the base
+/// URL.
+#[cfg(feature = "storage-redis")]
+async fn firewalled(jwt: &JwtService<User>) -> String {
+    use portcullis::firewall::sources::RuleAssembly;
+    use portcullis::firewall::{Firewall, FirewallLayer, JwtValidator};
+    let settings = Settings::from_toml_str(
+        r#"
+        [firewall]
+        validator = "jwt"
+        default_authentication_action = "block"
+        default_authorization_action = "block"
+        [[firewall.rules.inline]]
+        secure_list = "^/fw/"
+        "#,
+    )
+    .unwrap();
+    let firewall = Firewall::builder(settings.firewall.clone())
+        .validator("jwt", Arc::new(JwtValidator::new(jwt.clone())))
+        .load_rules(RuleAssembly::new(&settings.firewall))
+        .await
+        .unwrap()
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/fw/me", get(|| async { "through" }))
+        .layer(FirewallLayer::new(firewall));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
 #[cfg(feature = "storage-redis")]
 #[tokio::test]
 async fn storage_down_is_503_never_a_pass() {
@@ -464,6 +497,19 @@ async fn storage_down_is_503_never_a_pass() {
         .unwrap();
     assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(down.headers()["retry-after"], "5");
+    let behind_firewall = firewalled(&server.jwt).await;
+    let refused = server
+        .client
+        .get(format!("{behind_firewall}/fw/me"))
+        .bearer_auth(&pair.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a firewall rule whose validator cannot reach storage refuses, it never passes"
+    );
     let refresh = server
         .refresh()
         .header("x-refresh-token", pair.refresh_token.as_deref().unwrap())

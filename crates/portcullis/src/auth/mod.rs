@@ -21,15 +21,28 @@ mod basic;
 mod identity;
 mod password;
 mod security;
-mod service;
+pub(crate) mod service;
+mod throttle;
 
 use async_trait::async_trait;
 
 pub use self::basic::{BasicAuthUsers, BasicUser, VERIFIED_TTL};
 pub use self::identity::Identity;
-pub use self::password::{legacy_digest, Argon2Params, PasswordHasher, Verification};
+pub use self::password::{
+    legacy_digest, Argon2Params, PasswordHasher, PasswordScheme, Verification,
+};
 pub use self::security::{create_password, PermissionList, Security, NOT_AUTHORIZED};
-pub use self::service::{basic_credentials, AuthService, BasicAuthService};
+pub use self::service::{basic_credentials, AuthService, BasicAuthService, Login};
+#[cfg(feature = "storage-memory")]
+pub use self::throttle::MemoryAttemptStore;
+#[cfg(feature = "storage-redis")]
+pub use self::throttle::RedisAttemptStore;
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+pub use self::throttle::SqlAttemptStore;
+pub use self::throttle::{
+    normalise as normalise_username, AttemptStore, Attempts, LockoutScope, LoginThrottle,
+    MAX_USERNAME_CHARS,
+};
 
 use crate::Result;
 

@@ -36,8 +36,10 @@ use aws_lc_rs::digest;
 use crate::settings::HashAlgorithm;
 use crate::{Error, Result};
 
-/// Argon2id cost parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Argon2id cost parameters (the settings table `users.argon2`; missing keys take the
+/// defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Argon2Params {
     /// Memory in KiB. Default 19456 (19 MiB). Lower it and an attacker's GPU does more
     /// guesses per second.
@@ -67,6 +69,33 @@ pub enum Verification {
     NeedsRehash,
     /// The password does not match (or the stored value is not a hash portcullis knows).
     Invalid,
+}
+
+/// What kind of hash a stored password is ([`PasswordHasher::scheme`]). Never the hash itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PasswordScheme {
+    /// Argon2id with the hasher's parameters: nothing to do.
+    Argon2id,
+    /// Argon2 with other parameters (or the `i`/`d` variants): rehashed at the next login.
+    Argon2Outdated,
+    /// bcrypt: rehashed at the next login.
+    Bcrypt,
+    /// cbsecurity's unsalted hex digest: rehashed at the next login.
+    LegacyDigest,
+    /// Nothing the hasher can verify: no password matches it.
+    Unknown,
+}
+
+impl PasswordScheme {
+    /// Whether a successful login replaces the hash with a current Argon2id one.
+    pub fn needs_rehash(self) -> bool {
+        matches!(
+            self,
+            PasswordScheme::Argon2Outdated | PasswordScheme::Bcrypt | PasswordScheme::LegacyDigest
+        )
+    }
 }
 
 impl Verification {
@@ -154,6 +183,29 @@ impl PasswordHasher {
             .argon2
             .verify_password(password.as_bytes(), self.decoy.as_str());
         Verification::Invalid
+    }
+
+    /// What kind of hash `stored` is: a well-formed Argon2 PHC string (current or not), a
+    /// bcrypt hash, a hex digest of the legacy algorithm's length, or unknown.
+    pub fn scheme(&self, stored: &str) -> PasswordScheme {
+        if stored.starts_with("$argon2") {
+            return match argon2::PasswordHash::new(stored) {
+                Ok(_) if self.is_current(stored) => PasswordScheme::Argon2id,
+                Ok(_) => PasswordScheme::Argon2Outdated,
+                Err(_) => PasswordScheme::Unknown,
+            };
+        }
+        let bcrypt = ["$2a$", "$2b$", "$2y$"]
+            .iter()
+            .any(|p| stored.starts_with(p));
+        if bcrypt && stored.len() == 60 {
+            return PasswordScheme::Bcrypt;
+        }
+        let hex_len = self.legacy.0.digest_len().map(|n| n * 2);
+        if hex_len == Some(stored.len()) && decode_hex(stored).is_some() {
+            return PasswordScheme::LegacyDigest;
+        }
+        PasswordScheme::Unknown
     }
 
     /// Whether an Argon2 PHC string was made with the current algorithm and parameters.
@@ -293,6 +345,35 @@ mod tests {
     fn one_sha512_pass_matches_a_known_digest() {
         // SHA-512("abc"), FIPS 180-2 appendix C.1.
         assert!(legacy_digest("abc", HashAlgorithm::Sha512, 1).starts_with("DDAF35A193617ABA"));
+    }
+
+    #[test]
+    fn schemes_name_what_is_stored() {
+        let hasher = fast();
+        let current = hasher.hash("pw").unwrap();
+        assert_eq!(hasher.scheme(&current), PasswordScheme::Argon2id);
+        assert!(!hasher.scheme(&current).needs_rehash());
+        let other = PasswordHasher::default().hash("pw").unwrap();
+        assert_eq!(hasher.scheme(&other), PasswordScheme::Argon2Outdated);
+        assert_eq!(
+            hasher.scheme(&bcrypt::hash("pw", 4).unwrap()),
+            PasswordScheme::Bcrypt
+        );
+        let digest = legacy_digest("pw", HashAlgorithm::Sha512, 5);
+        assert_eq!(hasher.scheme(&digest), PasswordScheme::LegacyDigest);
+        assert!(hasher.scheme(&digest).needs_rehash());
+        let sha256 = legacy_digest("pw", HashAlgorithm::Sha256, 5);
+        for unknown in [
+            "",
+            "hunter2",
+            "$argon2id$broken",
+            "$2b$04$short",
+            sha256.as_str(),
+        ] {
+            assert_eq!(hasher.scheme(unknown), PasswordScheme::Unknown, "{unknown}");
+        }
+        let no_legacy = PasswordHasher::new(Argon2Params::default(), HashAlgorithm::Argon2id, 1);
+        assert_eq!(no_legacy.unwrap().scheme(&digest), PasswordScheme::Unknown);
     }
 
     #[test]

@@ -1,20 +1,48 @@
-//! Who the current request is (cbsecurity's `IAuthService`, made request-scoped).
+//! Who the current request is, and logging in and out (cbsecurity's `IAuthService`, made
+//! request-scoped).
 //!
 //! cbsecurity's auth service answers "is someone logged in, and who" from the session. Here
 //! an [`AuthService`] answers it from the request: a bearer token ([`JwtService`]), a Basic
-//! `Authorization` header ([`BasicAuthService`]), a session cookie (the session provider). The
-//! firewall's `AuthValidator` asks it; an error means a backend failed and the request is
-//! refused with 503, while "nobody" is `Ok(None)`.
+//! `Authorization` header ([`BasicAuthService`]), a session cookie
+//! ([`SessionAuthService`](crate::session::SessionAuthService)). The firewall's
+//! `AuthValidator` asks it; an error means a backend failed and the request is refused with
+//! 503, while "nobody" is `Ok(None)`.
+//!
+//! | cbsecurity / cbauth | [`AuthService`] | JWT | basic | session |
+//! |---|---|---|---|---|
+//! | `getUser()` | [`current_user`](AuthService::current_user) | the token's subject | the header's user | the session's user |
+//! | `isLoggedIn()` | [`is_logged_in`](AuthService::is_logged_in) | | | |
+//! | `authenticate(u, p)` | [`authenticate`](AuthService::authenticate) → [`Login`] | + token pair | | + id rotated |
+//! | `login(user)` | [`login`](AuthService::login) → [`Login`] | issues a token pair | nothing to keep | stores the user id, rotates the session id |
+//! | `logout()` | [`logout`](AuthService::logout) | revokes the presented token | nothing to forget | destroys the session |
+//! | `getUserService()` | [`users`](AuthService::users) | | | |
+//!
+//! The trait is object-safe: a provider chosen at run time is an
+//! `Arc<dyn AuthService<User = U>>`, which is itself an [`AuthService`] (so the firewall's
+//! `AuthValidator` takes it). Login throttling is separate:
+//! [`LoginThrottle::attempt`](super::LoginThrottle::attempt) wraps
+//! [`authenticate`](AuthService::authenticate).
 //!
 //! ```
-//! use portcullis::auth::{basic_credentials};
-//! use http::HeaderMap;
+//! use std::sync::Arc;
+//! use portcullis::auth::{AuthService, BasicAuthService, BasicAuthUsers, BasicUser};
+//! use portcullis::settings::Settings;
 //!
-//! let mut headers = HeaderMap::new();
-//! // "alice:pass:word" — the password keeps its colon (cbsecurity truncated it).
-//! headers.insert("authorization", "Basic YWxpY2U6cGFzczp3b3Jk".parse().unwrap());
-//! assert_eq!(basic_credentials(&headers), Some(("alice".into(), "pass:word".into())));
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> portcullis::Result<()> {
+//! let settings = Settings::from_toml_str("[basic_auth.users.alice]\npassword = 'plain:secret'")?;
+//! let users = BasicAuthUsers::from_settings(&settings.basic_auth)?;
+//! let auth: Arc<dyn AuthService<User = BasicUser>> = Arc::new(BasicAuthService::new(users, "app")?);
+//!
+//! let (mut parts, ()) = http::Request::new(()).into_parts();
+//! let login = auth.authenticate(&mut parts, "alice", "secret").await?;
+//! assert_eq!(login.user.username, "alice");
+//! assert!(auth.is_logged_in(&mut parts).await?);
+//! assert!(auth.authenticate(&mut parts, "alice", "guess").await.is_err());
+//! # Ok(()) }
 //! ```
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
@@ -22,26 +50,141 @@ use base64::Engine;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
+use serde_json::Map;
 
 use super::{AuthUser, CurrentUser, Identity, UserService};
-use crate::jwt::{JwtService, JwtSubject};
+use crate::events::SecurityEvent;
+use crate::jwt::{JwtService, JwtSubject, TokenPair};
 use crate::{Error, Result};
 
-/// Identifies the user of a request.
+/// What a login produced.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Login<U> {
+    /// The user now logged in.
+    pub user: U,
+    /// The tokens the client must present from now on (JWT); `None` when the login is kept
+    /// in the session, or the client sends its credentials every time (basic auth).
+    pub tokens: Option<TokenPair>,
+}
+
+impl<U> Login<U> {
+    /// A login kept on the server side (or not kept at all).
+    pub fn new(user: U) -> Self {
+        Login { user, tokens: None }
+    }
+}
+
+/// Identifies the user of a request, and logs users in and out.
 #[async_trait]
 pub trait AuthService: Send + Sync + 'static {
     /// The user type.
     type User: AuthUser + Clone;
 
+    /// The service users are looked up in (cbsecurity's `getUserService()`).
+    fn users(&self) -> &dyn UserService<User = Self::User>;
+
     /// The user this request is authenticated as, or `None` for a guest. Implementations
-    /// should put the user into the request's extensions as [`CurrentUser`] (and may cache
-    /// there). `Err` only when a backend cannot answer.
+    /// put the user into the request's extensions as [`CurrentUser`] and [`Identity`] (and
+    /// may cache there). `Err` only when a backend cannot answer.
     async fn current_user(&self, parts: &mut Parts) -> Result<Option<Self::User>>;
 
-    /// The `WWW-Authenticate` challenge of a 401 from this service.
-    fn challenge(&self) -> HeaderValue {
-        HeaderValue::from_static("Bearer realm=\"portcullis\"")
+    /// Whether a user is logged in (cbsecurity's `isLoggedIn()`).
+    async fn is_logged_in(&self, parts: &mut Parts) -> Result<bool> {
+        Ok(self.current_user(parts).await?.is_some())
     }
+
+    /// Checks `username` and `password` with [`AuthService::users`] and logs the user in
+    /// (cbauth's `authenticate`). Wrong credentials are [`Error::InvalidCredentials`].
+    async fn authenticate(
+        &self,
+        parts: &mut Parts,
+        username: &str,
+        password: &str,
+    ) -> Result<Login<Self::User>> {
+        let user = self.users().authenticate(username, password).await?;
+        let user = user.ok_or(Error::InvalidCredentials)?;
+        self.login(parts, user).await
+    }
+
+    /// Logs `user` in for this request's client, whose credentials were checked already
+    /// (cbauth's `login`), and makes it the request's [`CurrentUser`].
+    async fn login(&self, parts: &mut Parts, user: Self::User) -> Result<Login<Self::User>>;
+
+    /// Logs the request's client out (cbauth's `logout`); the request is a guest afterwards.
+    async fn logout(&self, parts: &mut Parts) -> Result<()>;
+
+    /// The `WWW-Authenticate` challenge of a 401 from this service, if its scheme has one.
+    fn challenge(&self) -> Option<HeaderValue> {
+        None
+    }
+}
+
+/// An [`AuthService`] behind a pointer (`Arc<dyn AuthService<User = U>>`) is one.
+macro_rules! delegate_auth_service {
+    ($pointer:ident) => {
+        #[async_trait]
+        impl<A: AuthService + ?Sized> AuthService for $pointer<A> {
+            type User = A::User;
+
+            fn users(&self) -> &dyn UserService<User = Self::User> {
+                (**self).users()
+            }
+
+            async fn current_user(&self, parts: &mut Parts) -> Result<Option<Self::User>> {
+                (**self).current_user(parts).await
+            }
+
+            async fn is_logged_in(&self, parts: &mut Parts) -> Result<bool> {
+                (**self).is_logged_in(parts).await
+            }
+
+            async fn authenticate(
+                &self,
+                parts: &mut Parts,
+                username: &str,
+                password: &str,
+            ) -> Result<Login<Self::User>> {
+                (**self).authenticate(parts, username, password).await
+            }
+
+            async fn login(
+                &self,
+                parts: &mut Parts,
+                user: Self::User,
+            ) -> Result<Login<Self::User>> {
+                (**self).login(parts, user).await
+            }
+
+            async fn logout(&self, parts: &mut Parts) -> Result<()> {
+                (**self).logout(parts).await
+            }
+
+            fn challenge(&self) -> Option<HeaderValue> {
+                (**self).challenge()
+            }
+        }
+    };
+}
+
+delegate_auth_service!(Arc);
+delegate_auth_service!(Box);
+
+/// Makes `user` the request's user: [`CurrentUser`] and [`Identity`] (granted `scopes`).
+pub(crate) fn set_current_user<U: AuthUser + Clone, S: Into<String>>(
+    parts: &mut Parts,
+    user: &U,
+    scopes: impl IntoIterator<Item = S>,
+) {
+    parts.extensions.insert(CurrentUser(user.clone()));
+    parts.extensions.insert(Identity::of(user, scopes));
+}
+
+/// Makes the request a guest's; the id of the user it had, if any.
+pub(crate) fn clear_current_user<U: AuthUser + Clone>(parts: &mut Parts) -> Option<String> {
+    parts.extensions.remove::<Identity>();
+    let user = parts.extensions.remove::<CurrentUser<U>>();
+    user.map(|CurrentUser(user)| user.id())
 }
 
 #[async_trait]
@@ -50,6 +193,10 @@ where
     U: AuthUser + JwtSubject + Clone,
 {
     type User = U;
+
+    fn users(&self) -> &dyn UserService<User = U> {
+        &**JwtService::users(self)
+    }
 
     /// The user of the request's access token; a missing, expired, invalid or revoked token
     /// is a guest. Token storage being unreachable is an error.
@@ -62,6 +209,54 @@ where
             Err(error @ Error::Unavailable { .. }) => Err(error),
             Err(_) => Ok(None),
         }
+    }
+
+    /// Issues a token pair for `user` ([`JwtService::from_user`]).
+    async fn login(&self, parts: &mut Parts, user: U) -> Result<Login<U>> {
+        let tokens = self.from_user(&user, Map::new(), Map::new()).await?;
+        set_current_user(parts, &user, user.jwt_scopes());
+        announce_login(self.events(), &user, None, None);
+        Ok(Login {
+            user,
+            tokens: Some(tokens),
+        })
+    }
+
+    /// Revokes the request's access token and its login session ([`JwtService::logout`]);
+    /// without a valid token, [`Error::TokenNotFound`] or the token's error.
+    async fn logout(&self, parts: &mut Parts) -> Result<()> {
+        let token = self.discover_token(parts).ok_or(Error::TokenNotFound)?;
+        let subject = self.decode(token.as_str())?.sub().map(str::to_owned);
+        JwtService::logout(self, token.as_str()).await?;
+        clear_current_user::<U>(parts);
+        let events = self.events();
+        if !events.is_empty() {
+            events.emit(SecurityEvent::Logout {
+                user_id: subject,
+                session: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn challenge(&self) -> Option<HeaderValue> {
+        Some(HeaderValue::from_static("Bearer realm=\"portcullis\""))
+    }
+}
+
+/// Announces a login on `events`.
+pub(crate) fn announce_login<U: AuthUser + Clone>(
+    events: &crate::events::EventBus,
+    user: &U,
+    previous_session: Option<crate::session::SessionId>,
+    session: Option<crate::session::SessionId>,
+) {
+    if !events.is_empty() {
+        events.emit(SecurityEvent::Login {
+            user: Arc::new(user.clone()),
+            previous_session,
+            session,
+        });
     }
 }
 
@@ -84,15 +279,20 @@ impl<S: UserService> BasicAuthService<S> {
         })
     }
 
-    /// The user service.
-    pub fn users(&self) -> &S {
-        &self.users
+    /// The `Basic realm="…", charset="UTF-8"` challenge (RFC 7617; cbsecurity sent single
+    /// quotes).
+    pub fn basic_challenge(&self) -> HeaderValue {
+        self.realm.clone()
     }
 }
 
 #[async_trait]
 impl<S: UserService> AuthService for BasicAuthService<S> {
     type User = S::User;
+
+    fn users(&self) -> &dyn UserService<User = S::User> {
+        &self.users
+    }
 
     async fn current_user(&self, parts: &mut Parts) -> Result<Option<S::User>> {
         if let Some(CurrentUser(user)) = parts.extensions.get::<CurrentUser<S::User>>() {
@@ -103,17 +303,28 @@ impl<S: UserService> AuthService for BasicAuthService<S> {
         };
         let user = self.users.authenticate(&username, &password).await?;
         if let Some(user) = &user {
-            parts.extensions.insert(CurrentUser(user.clone()));
-            parts
-                .extensions
-                .insert(Identity::of(user, std::iter::empty::<String>()));
+            set_current_user(parts, user, std::iter::empty::<String>());
         }
         Ok(user)
     }
 
-    /// `Basic realm="…", charset="UTF-8"` (RFC 7617; cbsecurity sent single quotes).
-    fn challenge(&self) -> HeaderValue {
-        self.realm.clone()
+    /// Makes `user` the request's user. Nothing is kept: the client sends its credentials
+    /// with every request.
+    async fn login(&self, parts: &mut Parts, user: S::User) -> Result<Login<S::User>> {
+        set_current_user(parts, &user, std::iter::empty::<String>());
+        Ok(Login::new(user))
+    }
+
+    /// Makes the request a guest's. Nothing is kept to forget: answer with 401 and
+    /// [`AuthService::challenge`] so that the browser drops the credentials it caches
+    /// (cbsecurity's `BasicAuth.logout`).
+    async fn logout(&self, parts: &mut Parts) -> Result<()> {
+        clear_current_user::<S::User>(parts);
+        Ok(())
+    }
+
+    fn challenge(&self) -> Option<HeaderValue> {
+        Some(self.basic_challenge())
     }
 }
 

@@ -57,6 +57,9 @@ pub struct AuthenticationSettings {
     /// `user_extension_name`: the name under which the current user is exposed to handlers
     /// and logs (cbsecurity `prcUserVariable`). Default: `oCurrentUser`.
     pub user_extension_name: String,
+    /// `login_protection`: failed logins counted per username and client address, with
+    /// back-off and lockout. Default: on, 5 failures, then 1s doubling up to 15 minutes.
+    pub login_protection: super::LoginProtectionSettings,
 }
 
 impl Default for AuthenticationSettings {
@@ -65,6 +68,7 @@ impl Default for AuthenticationSettings {
             provider: String::new(),
             user_service: String::new(),
             user_extension_name: "oCurrentUser".to_owned(),
+            login_protection: super::LoginProtectionSettings::default(),
         }
     }
 }

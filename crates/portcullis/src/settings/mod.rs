@@ -17,6 +17,8 @@
 //! | `security_headers` | [`SecurityHeadersSettings`] |
 //! | `jwt` | [`JwtSettings`] |
 //! | `gateway` | [`GatewaySettings`] |
+//! | `users` | [`UsersSettings`] |
+//! | `session` | [`SessionSettings`] (and `authentication.login_protection`: [`LoginProtectionSettings`]) |
 //!
 //! Durations take cbsecurity's whole minutes or literals such as `90s`, `15m`, `1d`
 //! ([`duration`]). Secrets are held in [`Secret`] and never printed.
@@ -67,7 +69,9 @@ mod load;
 mod properties;
 mod rules;
 mod secret;
+mod session;
 mod suggest;
+mod users;
 mod visualizer;
 
 use serde::{Deserialize, Serialize};
@@ -92,12 +96,16 @@ pub use jwt::{
     Algorithm, JwtSettings, KeySource, RedisStorageProperties, SqlStorageProperties, StorageDriver,
     StorageMode, TokenStorageSettings, DEFAULT_ISSUER,
 };
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+pub(crate) use list::is_sql_identifier;
 pub use load::SettingsSource;
 pub use properties::Properties;
 pub use rules::{
     MatchTarget, ModuleRulesSettings, RuleProvider, RuleSource, RuleSpec, RulesSettings,
 };
 pub use secret::{Secret, REDACTED};
+pub use session::{LoginProtectionSettings, SameSite, SessionSettings, HOST_PREFIX};
+pub use users::{UsersDriver, UsersSettings};
 pub use visualizer::VisualizerSettings;
 
 use crate::{Error, Result};
@@ -130,6 +138,11 @@ pub struct Settings {
     /// `gateway`: the reverse proxy `portcullis serve` runs. Default: listen on
     /// `127.0.0.1:8080`, no upstream.
     pub gateway: GatewaySettings,
+    /// `users`: the SQL user store. Default: SQLite `portcullis.db`, no registration.
+    pub users: UsersSettings,
+    /// `session`: the cookie session of browser clients. Default: `__Host-` cookie, 30
+    /// minutes idle, 12 hours at most.
+    pub session: SessionSettings,
 }
 
 impl Settings {
@@ -147,6 +160,11 @@ impl Settings {
         self.security_headers.validate()?;
         self.jwt.validate()?;
         self.gateway.validate()?;
+        self.users.validate()?;
+        self.authentication
+            .login_protection
+            .validate(&self.jwt.token_storage)?;
+        self.session.validate(&self.jwt.token_storage)?;
         if self.security_headers.trust_upstream && self.firewall.trusted_proxies.is_empty() {
             return Err(Error::config(
                 "security_headers.trust_upstream",

@@ -168,6 +168,32 @@ impl std::fmt::Debug for FamilyState {
     }
 }
 
+/// The stored form of a family for the SQL and Redis drivers.
+#[cfg(any(
+    feature = "storage-sqlite",
+    feature = "storage-postgres",
+    feature = "storage-redis"
+))]
+mod stored {
+    use super::FamilyState;
+    use crate::storage::failure::unavailable;
+    use crate::Result;
+
+    impl FamilyState {
+        /// The state as stored by the SQL and Redis drivers (JSON).
+        pub(crate) fn to_json(&self) -> Result<String> {
+            serde_json::to_string(self)
+                .map_err(|e| unavailable(format!("cannot encode the refresh family: {e}")))
+        }
+
+        /// A state stored by [`FamilyState::to_json`]; unreadable is an outage, never a guess.
+        pub(crate) fn from_json(json: &str) -> Result<Self> {
+            serde_json::from_str(json)
+                .map_err(|e| unavailable(format!("a stored refresh family is unreadable: {e}")))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,21 +41,21 @@
     feature = "storage-postgres",
     feature = "storage-redis"
 ))]
-mod clock;
+pub(crate) mod clock;
 #[cfg(any(
     feature = "storage-sqlite",
     feature = "storage-postgres",
     feature = "storage-redis"
 ))]
-mod failure;
+pub(crate) mod failure;
 mod family;
 #[cfg(feature = "storage-memory")]
 mod memory;
 #[cfg(feature = "storage-redis")]
-mod redis;
+pub(crate) mod redis;
 mod select;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
-mod sql;
+pub(crate) mod sql;
 
 use async_trait::async_trait;
 

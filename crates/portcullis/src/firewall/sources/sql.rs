@@ -170,20 +170,15 @@ async fn fetch(query: &Query) -> std::result::Result<Vec<Map<String, Value>>, St
 #[cfg(feature = "storage-sqlite")]
 async fn fetch_sqlite(query: &Query) -> std::result::Result<Vec<Map<String, Value>>, String> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-    use sqlx::{ConnectOptions, Connection};
+    use sqlx::ConnectOptions;
     use std::str::FromStr;
 
     let options = SqliteConnectOptions::from_str(&query.url)
         .map_err(|_| "the database URL does not parse".to_owned())?
         .read_only(true)
         .create_if_missing(false);
-    let mut conn: SqliteConnection = options.connect().await.map_err(|e| e.to_string())?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(query.sql.clone()))
-        .fetch_all(&mut conn)
-        .await
-        .map_err(|e| e.to_string());
-    let _ = conn.close().await;
-    rows?.iter().map(rows::to_map).collect()
+    let conn: SqliteConnection = options.connect().await.map_err(|e| e.to_string())?;
+    rows::fetch(conn, &query.sql).await
 }
 
 #[cfg(not(feature = "storage-sqlite"))]
@@ -194,19 +189,14 @@ async fn fetch_sqlite(_: &Query) -> std::result::Result<Vec<Map<String, Value>>,
 #[cfg(feature = "storage-postgres")]
 async fn fetch_postgres(query: &Query) -> std::result::Result<Vec<Map<String, Value>>, String> {
     use sqlx::postgres::{PgConnectOptions, PgConnection};
-    use sqlx::{ConnectOptions, Connection};
+    use sqlx::ConnectOptions;
     use std::str::FromStr;
 
     let options = PgConnectOptions::from_str(&query.url)
         .map_err(|_| "the database URL does not parse".to_owned())?
         .application_name("portcullis-rules");
-    let mut conn: PgConnection = options.connect().await.map_err(|e| e.to_string())?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(query.sql.clone()))
-        .fetch_all(&mut conn)
-        .await
-        .map_err(|e| e.to_string());
-    let _ = conn.close().await;
-    rows?.iter().map(rows::to_map).collect()
+    let conn: PgConnection = options.connect().await.map_err(|e| e.to_string())?;
+    rows::fetch(conn, &query.sql).await
 }
 
 #[cfg(not(feature = "storage-postgres"))]
@@ -217,7 +207,29 @@ async fn fetch_postgres(_: &Query) -> std::result::Result<Vec<Map<String, Value>
 /// Rows to JSON objects, for either database.
 mod rows {
     use serde_json::{Map, Value};
-    use sqlx::{Column, Database, Decode, Row, Type, ValueRef};
+    use sqlx::{Column, Connection, Database, Decode, Executor, Row, Type, ValueRef};
+
+    /// Runs `sql` on `conn`, closes it, and returns the rows as JSON objects.
+    pub(super) async fn fetch<C>(mut conn: C, sql: &str) -> Result<Vec<Map<String, Value>>, String>
+    where
+        C: Connection,
+        for<'c> &'c mut C: Executor<'c, Database = C::Database>,
+        <C::Database as Database>::Arguments: sqlx::IntoArguments<C::Database>,
+        usize: sqlx::ColumnIndex<<C::Database as Database>::Row>,
+        for<'r> String: Decode<'r, C::Database> + Type<C::Database>,
+        for<'r> i64: Decode<'r, C::Database> + Type<C::Database>,
+        for<'r> i32: Decode<'r, C::Database> + Type<C::Database>,
+        for<'r> i16: Decode<'r, C::Database> + Type<C::Database>,
+        for<'r> bool: Decode<'r, C::Database> + Type<C::Database>,
+        for<'r> f64: Decode<'r, C::Database> + Type<C::Database>,
+    {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| e.to_string());
+        let _ = conn.close().await;
+        rows?.iter().map(to_map).collect()
+    }
 
     /// Decodes column `index` as `T` if its type allows.
     fn get<'r, R, T>(row: &'r R, index: usize) -> Option<T>

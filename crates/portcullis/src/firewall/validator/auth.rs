@@ -65,6 +65,6 @@ impl<A: AuthService> SecurityValidator for AuthValidator<A> {
     }
 
     fn challenge(&self) -> Option<HeaderValue> {
-        Some(self.auth.challenge())
+        self.auth.challenge()
     }
 }

@@ -13,7 +13,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 
 use super::{AuthValidator, Requirements, SecurityValidator};
-use crate::auth::{AuthService, BasicAuthService, UserService};
+use crate::auth::{BasicAuthService, UserService};
 use crate::firewall::{Rule, Secured, Verdict, VerdictKind};
 use crate::Result;
 
@@ -36,7 +36,7 @@ impl<S: UserService> BasicAuthValidator<S> {
             return Ok(verdict);
         }
         let mut headers = HeaderMap::new();
-        headers.insert(WWW_AUTHENTICATE, self.inner.auth().challenge());
+        headers.insert(WWW_AUTHENTICATE, self.inner.auth().basic_challenge());
         headers.insert(
             CACHE_CONTROL,
             HeaderValue::from_static("no-cache, must-revalidate, max-age=0"),
@@ -64,6 +64,6 @@ impl<S: UserService> SecurityValidator for BasicAuthValidator<S> {
     }
 
     fn challenge(&self) -> Option<HeaderValue> {
-        Some(self.inner.auth().challenge())
+        Some(self.inner.auth().basic_challenge())
     }
 }

@@ -159,6 +159,11 @@ where
         self.inner.storage.as_ref()
     }
 
+    /// The service users are looked up in.
+    pub fn users(&self) -> &Arc<dyn UserService<User = U>> {
+        &self.inner.users
+    }
+
     /// The event bus.
     pub fn events(&self) -> &EventBus {
         &self.inner.events

@@ -65,6 +65,17 @@ fn exat(time: i64) -> i64 {
     clock::clamp(time).max(1)
 }
 
+/// A connection manager for `client` that fails within [`TIMEOUT`] (shared with the session
+/// store and the login throttle, which use the same server).
+pub(crate) async fn manager(client: redis::Client) -> RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(TIMEOUT);
+    ConnectionManager::new_with_config(client, config).await
+}
+
 impl RedisStorage {
     /// Connects to `url` (`redis://[:password@]host[:port][/db]`, `rediss://` is not
     /// compiled in) with keys under `key_prefix`.
@@ -75,12 +86,7 @@ impl RedisStorage {
     pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
         let redactor = Redactor::for_url(url);
         let client = redis::Client::open(url).map_err(|e| redactor.bad_url(e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(TIMEOUT);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = manager(client)
             .await
             .map_err(|e| redactor.unavailable("cannot connect to Redis", e))?;
         Ok(RedisStorage {
@@ -250,17 +256,11 @@ impl TokenStorage for RedisStorage {
             .get(self.keys.family(family))
             .await
             .map_err(|e| self.fail("cannot read the refresh family", e))?;
-        value
-            .map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|e| unavailable(format!("a stored refresh family is unreadable: {e}")))
-            })
-            .transpose()
+        value.as_deref().map(FamilyState::from_json).transpose()
     }
 
     async fn swap_family(&self, expected: Option<u64>, state: &FamilyState) -> Result<bool> {
-        let json = serde_json::to_string(state)
-            .map_err(|e| unavailable(format!("cannot encode the refresh family: {e}")))?;
+        let json = state.to_json()?;
         let expected = expected.map_or_else(String::new, |v| v.to_string());
         let mut conn = self.conn.clone();
         let stored: i64 = scripts::SWAP_FAMILY

@@ -15,7 +15,7 @@
 
 /// Which SQL the statements are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dialect {
+pub(crate) enum Dialect {
     /// SQLite 3.35 or later (bundled).
     #[cfg(feature = "storage-sqlite")]
     Sqlite,
@@ -26,7 +26,7 @@ pub(super) enum Dialect {
 
 impl Dialect {
     /// The driver's name, as [`TokenStorage::name`](crate::storage::TokenStorage::name).
-    pub(super) fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => "sqlite",
@@ -36,7 +36,7 @@ impl Dialect {
     }
 
     /// The column type of a UTC date and time.
-    pub(super) fn timestamp(self) -> &'static str {
+    pub(crate) fn timestamp(self) -> &'static str {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => "DATETIME",
@@ -46,7 +46,7 @@ impl Dialect {
     }
 
     /// The date of the Unix seconds in the parameter `param`.
-    pub(super) fn at(self, param: &str) -> String {
+    pub(crate) fn at(self, param: &str) -> String {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => format!("datetime({param}, 'unixepoch')"),
@@ -56,7 +56,7 @@ impl Dialect {
     }
 
     /// The Unix seconds of the date expression `date` (NULL stays NULL).
-    pub(super) fn seconds(self, date: &str) -> String {
+    pub(crate) fn seconds(self, date: &str) -> String {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => format!("CAST(strftime('%s', {date}) AS INTEGER)"),
@@ -66,7 +66,7 @@ impl Dialect {
     }
 
     /// The larger of two values.
-    pub(super) fn greatest(self, a: &str, b: &str) -> String {
+    pub(crate) fn greatest(self, a: &str, b: &str) -> String {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => format!("MAX({a}, {b})"),
@@ -77,7 +77,7 @@ impl Dialect {
 
     /// A statement that serialises concurrent schema creation by several instances, run in
     /// the same transaction as the `CREATE … IF NOT EXISTS` statements.
-    pub(super) fn ddl_lock(self) -> Option<&'static str> {
+    pub(crate) fn ddl_lock(self) -> Option<&'static str> {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Dialect::Sqlite => None,

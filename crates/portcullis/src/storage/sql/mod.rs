@@ -22,8 +22,8 @@
 //! # Ok(()) }
 //! ```
 
-mod dialect;
-mod pool;
+pub(crate) mod dialect;
+pub(crate) mod pool;
 mod statements;
 mod sweeper;
 
@@ -77,7 +77,7 @@ struct Inner {
 }
 
 /// A statement's text, for sqlx (identifiers were validated when it was written).
-fn sql(text: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
+pub(crate) fn sql(text: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
     AssertSqlSafe(Arc::clone(text))
 }
 
@@ -358,17 +358,11 @@ impl TokenStorage for SqlStorage {
                 .await
         });
         let state = state.map_err(|e| self.fail("cannot read the refresh family", e))?;
-        state
-            .map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|e| unavailable(format!("a stored refresh family is unreadable: {e}")))
-            })
-            .transpose()
+        state.as_deref().map(FamilyState::from_json).transpose()
     }
 
     async fn swap_family(&self, expected: Option<u64>, state: &FamilyState) -> Result<bool> {
-        let json = serde_json::to_string(state)
-            .map_err(|e| unavailable(format!("cannot encode the refresh family: {e}")))?;
+        let json = state.to_json()?;
         let new_version = version(state.version)?;
         let expected = expected.map(version).transpose()?;
         let sql_text = &self.inner.sql;

@@ -18,7 +18,7 @@ use crate::storage::failure::Redactor;
 use crate::{Error, Result};
 
 /// How long a query waits for a free (or new) connection before the request fails closed.
-pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits for another writer's lock before failing.
 #[cfg(feature = "storage-sqlite")]
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,7 +28,7 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
 /// A pool of connections to one database.
 #[derive(Debug, Clone)]
-pub(super) enum Pool {
+pub(crate) enum Pool {
     /// SQLite.
     #[cfg(feature = "storage-sqlite")]
     Sqlite(sqlx::SqlitePool),
@@ -48,11 +48,11 @@ macro_rules! with_pool {
         }
     };
 }
-pub(super) use with_pool;
+pub(crate) use with_pool;
 
 impl Pool {
     /// The dialect this pool speaks.
-    pub(super) fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         match self {
             #[cfg(feature = "storage-sqlite")]
             Pool::Sqlite(_) => Dialect::Sqlite,
@@ -67,7 +67,7 @@ impl Pool {
     /// # Errors
     /// [`Error::Config`] on `url` when the scheme is unknown, its driver's feature is not
     /// compiled in, or the URL does not parse.
-    pub(super) fn open(url: &str, redactor: &Redactor) -> Result<Self> {
+    pub(crate) fn open(url: &str, redactor: &Redactor) -> Result<Self> {
         let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => open_sqlite(url, redactor),
@@ -80,7 +80,7 @@ impl Pool {
     }
 
     /// Closes every connection.
-    pub(super) async fn close(&self) {
+    pub(crate) async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
     }
 }

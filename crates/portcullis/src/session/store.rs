@@ -1,0 +1,359 @@
+//! Where sessions are kept: [`SessionStore`], and its memory, SQL and Redis drivers.
+//!
+//! Every driver is keyed by the SHA-256 of the session id (hex), never the id, and forgets a
+//! session at its `expires_at`:
+//!
+//! ```text
+//! memory   a moka cache entry living until expires_at
+//! sql      table session.table: id (the key) | user_id | record (JSON) | expiration (Unix ms)
+//! redis    SET session.key_prefix + key <record JSON> PXAT expires_at
+//! ```
+//!
+//! ```
+//! use portcullis::session::{MemorySessionStore, SessionStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> portcullis::Result<()> {
+//! let store = MemorySessionStore::new();
+//! assert_eq!(store.name(), "memory");
+//! assert!(store.load("0f1e…", 1_900_000_000_000).await?.is_none());
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::SessionRecord;
+use crate::backend;
+use crate::settings::Settings;
+#[cfg(any(
+    feature = "storage-redis",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
+use crate::Error;
+use crate::Result;
+
+/// What session storage errors call the backend.
+#[cfg(any(
+    feature = "storage-redis",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
+const WHAT: &str = "session storage";
+
+/// Where sessions are kept. `key` is always the SHA-256 of a session id in hex.
+///
+/// Implement it to keep sessions elsewhere. Every method must be safe to call concurrently and
+/// return [`Error::Unavailable`](crate::Error::Unavailable) rather than a guess when the
+/// backend cannot answer: the request then fails with 503.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// A short name for logs, e.g. `memory`, `sqlite`, `postgres`, `redis`.
+    fn name(&self) -> &'static str;
+
+    /// The session stored under `key`, if it has not expired at `now` (Unix ms).
+    async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>>;
+
+    /// Stores `record` under `key` until its `expires_at`; it was saved at its `last_seen`.
+    async fn save(&self, key: &str, record: &SessionRecord) -> Result<()>;
+
+    /// Forgets the session under `key`.
+    async fn delete(&self, key: &str) -> Result<()>;
+}
+
+/// The session store on the backend `jwt.token_storage.driver` selects, with
+/// `jwt.token_storage.properties`: [`MemorySessionStore`], [`SqlSessionStore`] on table
+/// `session.table`, or [`RedisSessionStore`] under `session.key_prefix`.
+///
+/// # Errors
+/// [`Error::Config`](crate::Error::Config) for a custom driver (give your own store to
+/// [`SessionLayer::new`](super::SessionLayer::new)), a driver not compiled in, or bad
+/// properties; [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be
+/// reached.
+#[cfg_attr(
+    not(any(
+        feature = "storage-memory",
+        feature = "storage-sqlite",
+        feature = "storage-postgres",
+        feature = "storage-redis"
+    )),
+    allow(unreachable_code, unused_imports, unused_variables)
+)]
+pub async fn store_from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>> {
+    Ok(
+        match backend::select(&settings.jwt.token_storage, "sessions")? {
+            #[cfg(feature = "storage-memory")]
+            backend::Selected::Memory => Arc::new(MemorySessionStore::new()),
+            #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+            backend::Selected::Sql(props) => {
+                Arc::new(SqlSessionStore::connect(&props, &settings.session.table).await?)
+            }
+            #[cfg(feature = "storage-redis")]
+            backend::Selected::Redis(url) => {
+                Arc::new(RedisSessionStore::connect(&url, &settings.session.key_prefix).await?)
+            }
+        },
+    )
+}
+
+#[cfg(any(
+    feature = "storage-redis",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
+fn encode(record: &SessionRecord) -> Result<String> {
+    serde_json::to_string(record).map_err(|e| Error::Unavailable {
+        what: WHAT,
+        reason: format!("cannot encode a session: {e}"),
+    })
+}
+
+#[cfg(any(
+    feature = "storage-redis",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
+fn decode(json: &str) -> Result<SessionRecord> {
+    serde_json::from_str(json).map_err(|e| Error::Unavailable {
+        what: WHAT,
+        reason: format!("a stored session is unreadable: {e}"),
+    })
+}
+
+#[cfg(feature = "storage-memory")]
+pub use self::memory::MemorySessionStore;
+#[cfg(feature = "storage-redis")]
+pub use self::redis::RedisSessionStore;
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+pub use self::sql::SqlSessionStore;
+
+#[cfg(feature = "storage-memory")]
+mod memory {
+    use std::time::Duration;
+
+    use moka::future::Cache;
+
+    use super::*;
+    use crate::backend::{expiring_cache, Lifetime};
+
+    #[derive(Clone)]
+    struct Entry {
+        record: Arc<SessionRecord>,
+        lifetime: Duration,
+    }
+
+    impl Lifetime for Entry {
+        fn lifetime(&self) -> Duration {
+            self.lifetime
+        }
+    }
+
+    /// Sessions in process memory (feature `storage-memory`): for one instance, tests and
+    /// development; every session is lost at a restart. No capacity limit: a session leaves
+    /// at its expiry, never earlier (only sessions something was put into are stored).
+    pub struct MemorySessionStore {
+        sessions: Cache<String, Entry>,
+    }
+
+    impl MemorySessionStore {
+        /// An empty store.
+        pub fn new() -> Self {
+            MemorySessionStore {
+                sessions: expiring_cache(),
+            }
+        }
+    }
+
+    impl Default for MemorySessionStore {
+        fn default() -> Self {
+            MemorySessionStore::new()
+        }
+    }
+
+    #[async_trait]
+    impl SessionStore for MemorySessionStore {
+        fn name(&self) -> &'static str {
+            "memory"
+        }
+
+        async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
+            let entry = self.sessions.get(key).await;
+            Ok(entry
+                .filter(|e| now < e.record.expires_at)
+                .map(|e| (*e.record).clone()))
+        }
+
+        async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
+            let left = record.expires_at.saturating_sub(record.last_seen);
+            let entry = Entry {
+                record: Arc::new(record.clone()),
+                lifetime: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+            };
+            self.sessions.insert(key.to_owned(), entry).await;
+            Ok(())
+        }
+
+        async fn delete(&self, key: &str) -> Result<()> {
+            self.sessions.invalidate(key).await;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+mod sql {
+    use super::*;
+    use crate::backend::{statement, with_pool, SqlTable};
+    use crate::settings::SqlStorageProperties;
+
+    const COLUMNS: &str = "id VARCHAR(64) NOT NULL PRIMARY KEY, user_id VARCHAR(255), \
+                           record TEXT NOT NULL, expiration BIGINT NOT NULL";
+
+    /// Sessions in a SQL table (SQLite or PostgreSQL, features `storage-sqlite`,
+    /// `storage-postgres`), shared by every instance on the same database: `id` (the
+    /// SHA-256 of the session id, hex) primary key, `user_id`, `record` (JSON),
+    /// `expiration` (Unix milliseconds). Expired rows are invisible at once and deleted every
+    /// `rotation_frequency`.
+    pub struct SqlSessionStore {
+        table: Arc<SqlTable>,
+        load: Arc<str>,
+        save: Arc<str>,
+        delete: Arc<str>,
+    }
+
+    impl SqlSessionStore {
+        /// Connects to the database of `props` (the token storage's properties: `url`,
+        /// `schema`, `auto_create`, `rotation_frequency`), creating `table` when missing if
+        /// `auto_create`.
+        ///
+        /// # Errors
+        /// [`Error::Config`] on a bad URL, table or schema; [`Error::Unavailable`] when the
+        /// database cannot be reached or the table cannot be created.
+        pub async fn connect(props: &SqlStorageProperties, table: &str) -> Result<Self> {
+            let table = SqlTable::open(props, table, COLUMNS, WHAT).await?;
+            let name = table.name();
+            Ok(SqlSessionStore {
+                load: format!("SELECT record FROM {name} WHERE id = $1 AND expiration > $2").into(),
+                save: format!(
+                    "INSERT INTO {name} (id, user_id, record, expiration) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
+                     record = excluded.record, expiration = excluded.expiration"
+                )
+                .into(),
+                delete: format!("DELETE FROM {name} WHERE id = $1").into(),
+                table,
+            })
+        }
+    }
+
+    #[async_trait]
+    impl SessionStore for SqlSessionStore {
+        fn name(&self) -> &'static str {
+            self.table.driver()
+        }
+
+        async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
+            let row = with_pool!(self.table.pool(), pool => {
+                sqlx::query_scalar::<_, String>(statement(&self.load))
+                    .bind(key)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+            });
+            let row = row.map_err(|e| self.table.fail("cannot read the session", e))?;
+            row.as_deref().map(decode).transpose()
+        }
+
+        async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
+            let json = encode(record)?;
+            let done = with_pool!(self.table.pool(), pool => {
+                sqlx::query(statement(&self.save))
+                    .bind(key)
+                    .bind(record.user_id.as_deref())
+                    .bind(json.as_str())
+                    .bind(record.expires_at)
+                    .execute(pool)
+                    .await
+                    .map(drop)
+            });
+            done.map_err(|e| self.table.fail("cannot save the session", e))
+        }
+
+        async fn delete(&self, key: &str) -> Result<()> {
+            let done = with_pool!(self.table.pool(), pool => {
+                sqlx::query(statement(&self.delete)).bind(key).execute(pool).await.map(drop)
+            });
+            done.map_err(|e| self.table.fail("cannot delete the session", e))
+        }
+    }
+}
+
+#[cfg(feature = "storage-redis")]
+mod redis {
+    use super::*;
+    use crate::backend::RedisConn;
+
+    /// Sessions in Redis (feature `storage-redis`), shared by every instance on the same
+    /// server: `key_prefix + key` holds the record as JSON, set to expire at its
+    /// `expires_at` (`PXAT`), so Redis forgets it exactly then.
+    pub struct RedisSessionStore {
+        redis: RedisConn,
+        prefix: String,
+    }
+
+    impl RedisSessionStore {
+        /// Connects to `url` with keys under `key_prefix`.
+        ///
+        /// # Errors
+        /// [`Error::Config`] on a URL that does not parse; [`Error::Unavailable`] when Redis
+        /// cannot be reached.
+        pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
+            Ok(RedisSessionStore {
+                redis: RedisConn::connect(url, WHAT).await?,
+                prefix: key_prefix.to_owned(),
+            })
+        }
+
+        fn key(&self, key: &str) -> String {
+            format!("{}{key}", self.prefix)
+        }
+    }
+
+    #[async_trait]
+    impl SessionStore for RedisSessionStore {
+        fn name(&self) -> &'static str {
+            "redis"
+        }
+
+        async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
+            let value: Option<String> = ::redis::cmd("GET")
+                .arg(self.key(key))
+                .query_async(&mut self.redis.conn())
+                .await
+                .map_err(|e| self.redis.fail("cannot read the session", e))?;
+            let record = value.as_deref().map(decode).transpose()?;
+            Ok(record.filter(|r| now < r.expires_at))
+        }
+
+        async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
+            ::redis::cmd("SET")
+                .arg(self.key(key))
+                .arg(encode(record)?)
+                .arg("PXAT")
+                .arg(record.expires_at.max(1))
+                .query_async::<()>(&mut self.redis.conn())
+                .await
+                .map_err(|e| self.redis.fail("cannot save the session", e))
+        }
+
+        async fn delete(&self, key: &str) -> Result<()> {
+            ::redis::cmd("UNLINK")
+                .arg(self.key(key))
+                .query_async::<()>(&mut self.redis.conn())
+                .await
+                .map_err(|e| self.redis.fail("cannot delete the session", e))
+        }
+    }
+}
