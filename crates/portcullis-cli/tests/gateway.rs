@@ -171,6 +171,11 @@ fn settings(upstream: SocketAddr, extra: &str) -> String {
         default_authorization_action = "block"
         rules = {{ provider = {{ source = "json", properties = {{ file = "rules.json" }} }} }}
 
+        # Two failed logins of one username, then ten minutes of back-off.
+        [authentication.login_protection]
+        max_failures = 2
+        base_delay = "10m"
+
         [basic_auth.users.ann]
         password = "plain:ann-password"
         roles = "admin"
@@ -865,7 +870,12 @@ async fn demo_runs_without_configuration() {
         .json()
         .await
         .unwrap();
-    assert_eq!(echoed["identity"]["user_id"], "demo");
+    assert_eq!(echoed["identity"]["username"], "demo");
+    assert_eq!(
+        echoed["identity"]["user_id"].as_str().unwrap().len(),
+        36,
+        "a UUID"
+    );
     assert_eq!(echoed["identity"]["scopes"], "orders:read");
     assert!(echoed["headers"].get("authorization").is_none());
     let admin = client()
@@ -875,6 +885,62 @@ async fn demo_runs_without_configuration() {
         .await
         .unwrap();
     assert_eq!(admin.status(), StatusCode::FORBIDDEN);
+
+    // The demo's SQL user store takes registrations.
+    let register = |username: &str, password: &str| {
+        client()
+            .post(gateway.url("/portcullis/register"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+    };
+    let created = register("zoe", "zoe-password").await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let zoe = text(&created["data"]["access_token"]);
+    let echoed: Value = client()
+        .get(gateway.url("/api/orders"))
+        .bearer_auth(zoe)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echoed["identity"]["username"], "zoe");
+    let taken = register("Zoe", "another-password").await.unwrap();
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    let short = register("yan", "short").await.unwrap();
+    assert_eq!(short.status(), StatusCode::BAD_REQUEST);
+    login(&gateway, "zoe", "zoe-password").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_logins_back_off_with_429() {
+    let (upstream, _) = start_upstream().await;
+    let gateway = Gateway::start(&settings(upstream, "")).await;
+    let attempt = |password: &'static str| {
+        client()
+            .post(gateway.url("/portcullis/login"))
+            .json(&json!({ "username": "bob", "password": password }))
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            attempt("guess").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Locked: even the right password waits, and the client is told how long.
+    let locked = attempt("bob-password").await.unwrap();
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0 && retry_after <= 600, "{retry_after}");
+    // Another username is not affected.
+    login(&gateway, "ann", "ann-password").await;
 }
 
 #[test]
@@ -899,10 +965,10 @@ fn bad_settings_stop_the_start_naming_the_key() {
         ),
         (
             write(
-                "registration.toml",
-                "[gateway]\nupstream = \"http://127.0.0.1:9\"\nregistration = { enabled = true }",
+                "user-service.toml",
+                "[gateway]\nupstream = \"http://127.0.0.1:9\"\n[authentication]\nuser_service = \"ldap\"",
             ),
-            "gateway.registration.enabled",
+            "authentication.user_service",
         ),
     ];
     for (path, key) in cases {
@@ -926,7 +992,10 @@ async fn the_documented_settings_load() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.json"), RULES).unwrap();
     let toml = toml
-        .replace("sqlite:///var/lib/portcullis/tokens.db", "sqlite://tokens.db")
+        .replace(
+            "sqlite:///var/lib/portcullis/tokens.db",
+            "sqlite://tokens.db",
+        )
         .replace("secret_key = \"\"", &format!("secret_key = \"{SECRET}\""));
     std::fs::write(dir.path().join("portcullis.toml"), toml).unwrap();
     let config = dir.path().join("portcullis.toml");
@@ -946,5 +1015,9 @@ async fn the_documented_settings_load() {
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     let module = client().get(gateway.url("/admin/x")).send().await.unwrap();
-    assert_eq!(module.status(), StatusCode::UNAUTHORIZED, "the admin module applies");
+    assert_eq!(
+        module.status(),
+        StatusCode::UNAUTHORIZED,
+        "the admin module applies"
+    );
 }

@@ -3,17 +3,19 @@
 //! * an echo upstream on a free loopback port, answering every request with what it received:
 //!   method, path, query, the identity headers and every other header — so you can see that
 //!   the caller's token never reaches it and forged identity headers are dropped;
-//! * two users, `demo` (permission `orders:read`) and `admin` (role `admin`), in `basic_auth`;
+//! * the SQL user store in SQLite, seeded with `demo` (permission `orders:read`) and `admin`
+//!   (role `admin`); registration open (`POST /portcullis/register`);
 //! * rules: `/api/` needs a signed-in user, `/admin` the role `admin`; everything else is
 //!   public;
-//! * refresh tokens on; token storage in SQLite in a temporary directory, removed on exit; a
-//!   fresh random JWT secret per run.
+//! * refresh tokens on; users and token storage in SQLite in a temporary directory, removed on
+//!   exit; a fresh random JWT secret per run.
 
 use std::net::SocketAddr;
 
 use axum::extract::Request;
 use axum::Json;
 use portcullis::settings::{IdentityHeaderNames, Settings};
+use portcullis::users::{NewUser, SqlUserStore};
 use serde_json::{json, Map, Value};
 
 use crate::Failure;
@@ -51,7 +53,7 @@ impl Demo {
     /// The demo's settings.
     pub(crate) fn settings(&self) -> Result<Settings, Failure> {
         let secret = crate::secret::random_secret(64)?;
-        let database = self.dir.path().join("tokens.db");
+        let directory = self.dir.path().display().to_string().replace('\\', "/");
         let toml = format!(
             r#"
             [gateway]
@@ -61,7 +63,14 @@ impl Demo {
             issuer = "portcullis-demo"
             secret_key = "{secret}"
             enable_refresh_tokens = true
-            token_storage = {{ driver = "sql", properties = {{ url = "sqlite://{database}" }} }}
+            token_storage = {{ driver = "sql", properties = {{ url = "sqlite://{directory}/tokens.db" }} }}
+
+            [authentication]
+            user_service = "users"
+
+            [users]
+            path = "{directory}/users.db"
+            allow_registration = true
 
             [firewall]
             validator = "jwt"
@@ -71,23 +80,26 @@ impl Demo {
                 {{ id = "admin", secureList = "^/admin", match = "url", roles = "admin" }},
                 {{ id = "api", secureList = "^/api/", match = "url" }},
             ]
-
-            [basic_auth.users.{demo}]
-            password = "plain:{demo_password}"
-            permissions = ["orders:read"]
-
-            [basic_auth.users.{admin}]
-            password = "plain:{admin_password}"
-            roles = "admin"
             "#,
             upstream = self.upstream,
-            database = database.display().to_string().replace('\\', "/"),
-            demo = USERS[0].0,
-            demo_password = USERS[0].1,
-            admin = USERS[1].0,
-            admin_password = USERS[1].1,
         );
         Settings::from_toml_str(&toml).map_err(|e| Failure::usage(e.to_string()))
+    }
+
+    /// Adds the demo users to the store.
+    pub(crate) async fn seed(&self, users: &SqlUserStore) -> Result<(), Failure> {
+        let [(demo, demo_password, _), (admin, admin_password, _)] = USERS;
+        let seeded = [
+            NewUser::new(demo, demo_password).permissions(["orders:read"]),
+            NewUser::new(admin, admin_password).roles(["admin"]),
+        ];
+        for user in seeded {
+            users
+                .add(user)
+                .await
+                .map_err(|e| Failure::usage(format!("cannot seed the demo users: {e}")))?;
+        }
+        Ok(())
     }
 
     /// What to print once the gateway listens on `address`.
@@ -104,6 +116,7 @@ impl Demo {
              | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n  \
              curl -s http://{address}/api/orders -H \"Authorization: Bearer $TOKEN\"\n\n\
              rules: /api/ needs a signed-in user, /admin the role admin; the rest is public.\n\
+             New users: POST /portcullis/register with a username and a password (8+ characters).\n\
              The echo upstream shows what reached it. Stop with Ctrl-C."
         ));
         text

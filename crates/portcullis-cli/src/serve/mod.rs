@@ -4,11 +4,14 @@
 //! 1. Settings: `--config FILE` (or `PORTCULLIS_CONFIG`), then `PORTCULLIS_*` environment
 //!    overrides; `--demo` makes its own (see [`demo`]). A bad setting stops here, naming its
 //!    key (exit 2).
-//! 2. The gateway is assembled, the signal handlers installed, the listener bound; then the
+//! 2. Users: `authentication.user_service` names the store — `basic_auth` (the users of the
+//!    settings), `users` (the SQL user store, which can register users), or `""`: the
+//!    `basic_auth` users when there are any, else the SQL user store.
+//! 3. The gateway is assembled, the signal handlers installed, the listener bound; then the
 //!    address is printed on stdout (`listening on http://ADDR`).
-//! 3. SIGHUP re-reads the settings file: new rules and users apply to the next request; an
+//! 4. SIGHUP re-reads the settings file: new rules and users apply to the next request; an
 //!    unusable file is reported on stderr and the settings in force are kept.
-//! 4. SIGTERM/SIGINT: no new connection is accepted, requests in flight finish (at most
+//! 5. SIGTERM/SIGINT: no new connection is accepted, requests in flight finish (at most
 //!    `gateway.shutdown_timeout`), then the command exits 0.
 
 mod demo;
@@ -18,8 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use portcullis::gateway::{Gateway, SettingsUsers};
+use portcullis::auth::AuthUser;
+use portcullis::gateway::{Gateway, GatewayUsers, SettingsUsers};
+use portcullis::jwt::JwtSubject;
 use portcullis::settings::{Settings, SettingsSource};
+use portcullis::users::SqlUserStore;
 
 use crate::Failure;
 
@@ -74,7 +80,6 @@ pub(crate) fn run(args: Serve) -> Result<String, Failure> {
 }
 
 async fn serve(args: Serve) -> Result<String, Failure> {
-    let usage = |e: portcullis::Error| Failure::usage(e.to_string());
     let (settings, source, demo) = if args.demo {
         let demo = demo::Demo::start().await?;
         (demo.settings()?, None, Some(demo))
@@ -95,59 +100,128 @@ async fn serve(args: Serve) -> Result<String, Failure> {
         }
         (settings, Some(source), None)
     };
-    let listen = args.listen.unwrap_or(settings.gateway.listen);
-    let shutdown_timeout = settings.gateway.shutdown_timeout;
-    let upstream = settings.gateway.upstream.clone();
-
-    let users = Arc::new(SettingsUsers::from_settings(&settings).map_err(usage)?);
-    let mut builder = Gateway::builder(settings, users);
-    if let Some(dir) = source.as_ref().and_then(Source::base_dir) {
-        builder = builder.base_dir(dir);
-    }
-    let gateway = builder.build().await.map_err(usage)?;
-
-    let signals = signals::Signals::install()
-        .map_err(|e| Failure::usage(format!("cannot install signal handlers: {e}")))?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
-
-    println!("portcullis gateway listening on http://{address}");
-    println!("  upstream: {upstream}");
-    if let Some(demo) = &demo {
-        println!("{}", demo.banner(address));
-    }
-
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = gateway.serve(listener, async move {
-        let _ = stopped.await;
-    });
-    tokio::pin!(server);
-    let reloads = signals::reload_on_hangup(signals.hangup, gateway.clone(), source);
-    tokio::pin!(reloads);
-    tokio::select! {
-        result = &mut server => {
-            result.map_err(|e| Failure::usage(format!("the server failed: {e}")))?;
+    let running = Running {
+        listen: args.listen.unwrap_or(settings.gateway.listen),
+        source,
+        demo,
+    };
+    match user_store(&settings)? {
+        UserStore::Settings => {
+            let users = SettingsUsers::from_settings(&settings).map_err(usage)?;
+            running.run(settings, Arc::new(users)).await
         }
-        () = &mut reloads => {}
-        () = signals.terminate => {
-            eprintln!("portcullis: shutting down: finishing the requests in flight");
-            let _ = stop.send(());
-            match tokio::time::timeout(shutdown_timeout, &mut server).await {
-                Ok(result) => {
-                    result.map_err(|e| Failure::usage(format!("the server failed: {e}")))?;
+        UserStore::Sql => {
+            let base = running
+                .source
+                .as_ref()
+                .and_then(Source::base_dir)
+                .unwrap_or(Path::new("."));
+            let users = SqlUserStore::from_settings_in(&settings, base)
+                .await
+                .map_err(usage)?;
+            if let Some(demo) = &running.demo {
+                demo.seed(&users).await?;
+            }
+            running.run(settings, Arc::new(users)).await
+        }
+    }
+}
+
+fn usage(error: portcullis::Error) -> Failure {
+    Failure::usage(error.to_string())
+}
+
+/// The user stores the gateway can run on.
+enum UserStore {
+    /// `basic_auth.users`.
+    Settings,
+    /// The SQL user store of `users`.
+    Sql,
+}
+
+/// Which user store `authentication.user_service` names: `basic_auth`, `users`, or `""` —
+/// the `basic_auth` users when there are any, else the SQL user store.
+fn user_store(settings: &Settings) -> Result<UserStore, Failure> {
+    match settings.authentication.user_service.as_str() {
+        "basic_auth" => Ok(UserStore::Settings),
+        "users" => Ok(UserStore::Sql),
+        "" if !settings.basic_auth.users.is_empty() => Ok(UserStore::Settings),
+        "" => Ok(UserStore::Sql),
+        other => Err(Failure::usage(format!(
+            "authentication.user_service: {other:?} is not a user store the gateway knows: \
+             use \"basic_auth\" (the users of the settings) or \"users\" (the SQL user store)"
+        ))),
+    }
+}
+
+/// What the gateway runs with, besides its settings and users.
+struct Running {
+    listen: SocketAddr,
+    source: Option<Source>,
+    demo: Option<demo::Demo>,
+}
+
+impl Running {
+    /// Builds the gateway, prints where it listens, and serves until told to stop.
+    async fn run<U>(
+        self,
+        settings: Settings,
+        users: Arc<dyn GatewayUsers<User = U>>,
+    ) -> Result<String, Failure>
+    where
+        U: AuthUser + JwtSubject + Clone,
+    {
+        let shutdown_timeout = settings.gateway.shutdown_timeout;
+        let upstream = settings.gateway.upstream.clone();
+        let mut builder = Gateway::builder(settings, users);
+        if let Some(dir) = self.source.as_ref().and_then(Source::base_dir) {
+            builder = builder.base_dir(dir);
+        }
+        let gateway = builder.build().await.map_err(usage)?;
+
+        let signals = signals::Signals::install()
+            .map_err(|e| Failure::usage(format!("cannot install signal handlers: {e}")))?;
+        let listen = self.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
+
+        println!("portcullis gateway listening on http://{address}");
+        println!("  upstream: {upstream}");
+        if let Some(demo) = &self.demo {
+            println!("{}", demo.banner(address));
+        }
+
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = gateway.serve(listener, async move {
+            let _ = stopped.await;
+        });
+        tokio::pin!(server);
+        let reloads = signals::reload_on_hangup(signals.hangup, gateway.clone(), self.source);
+        tokio::pin!(reloads);
+        tokio::select! {
+            result = &mut server => {
+                result.map_err(|e| Failure::usage(format!("the server failed: {e}")))?;
+            }
+            () = &mut reloads => {}
+            () = signals.terminate => {
+                eprintln!("portcullis: shutting down: finishing the requests in flight");
+                let _ = stop.send(());
+                match tokio::time::timeout(shutdown_timeout, &mut server).await {
+                    Ok(result) => {
+                        result.map_err(|e| Failure::usage(format!("the server failed: {e}")))?;
+                    }
+                    Err(_) => eprintln!(
+                        "portcullis: gateway.shutdown_timeout reached: cutting off the remaining requests"
+                    ),
                 }
-                Err(_) => eprintln!(
-                    "portcullis: gateway.shutdown_timeout reached: cutting off the remaining requests"
-                ),
             }
         }
+        Ok("portcullis: stopped".to_owned())
     }
-    drop(demo);
-    Ok("portcullis: stopped".to_owned())
 }
 
 /// Logs to stderr; `PORTCULLIS_LOG` sets the level (`error`, `warn`, `info`, `debug`,
@@ -169,8 +243,9 @@ mod signals {
     use std::future::Future;
     use std::pin::Pin;
 
-    use portcullis::auth::BasicUser;
+    use portcullis::auth::AuthUser;
     use portcullis::gateway::Gateway;
+    use portcullis::jwt::JwtSubject;
 
     use super::Source;
 
@@ -221,9 +296,9 @@ mod signals {
 
     /// Reloads the gateway on every SIGHUP; never completes.
     #[cfg(unix)]
-    pub(super) async fn reload_on_hangup(
+    pub(super) async fn reload_on_hangup<U: AuthUser + JwtSubject + Clone>(
         mut hangup: Hangup,
-        gateway: Gateway<BasicUser>,
+        gateway: Gateway<U>,
         source: Option<Source>,
     ) {
         while hangup.recv().await.is_some() {

@@ -5,8 +5,8 @@
 //!
 //! | endpoint | answers |
 //! |---|---|
-//! | `POST /portcullis/login` | `username` + `password` as JSON or a form → 200 with the token (pair) in `data`; 401 `Invalid Credentials` for an unknown user and a wrong password alike |
-//! | `POST /portcullis/register` | the same body → 201 with a token (pair) for the new user; 409 when the name is taken; 404 unless `gateway.registration.enabled` |
+//! | `POST /portcullis/login` | `username` + `password` as JSON or a form → 200 with the token (pair) in `data`; 401 `Invalid Credentials` for an unknown user and a wrong password alike; 429 with `Retry-After` while the username or address is backing off (`authentication.login_protection`) |
+//! | `POST /portcullis/register` | the same body → 201 with a token (pair) for the new user; 409 when the name is taken, 400 when the user store refuses the name or password; 404 unless the user store registers (`users.allow_registration`) |
 //! | `POST /portcullis/logout` | revokes the presented access token and its login session → 200; 401 without a valid token |
 //! | `POST /portcullis/refreshtoken` | the library's refresh endpoint ([`refresh_endpoint`]) |
 //! | `GET /portcullis/me` | the caller (bearer token, or Basic credentials) and the token's claims → 200; 401 otherwise |
@@ -28,10 +28,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::GatewayUsers;
-use crate::auth::{basic_credentials, AuthUser, Identity};
+use crate::auth::{basic_credentials, AuthUser, Identity, LoginThrottle};
 use crate::jwt::{refresh_endpoint, Claims, JwtService, JwtSubject};
+use crate::net::TrustedProxies;
 use crate::response::{data_response, error_response, reject};
-use crate::settings::RegistrationSettings;
 use crate::Error;
 
 /// The prefix of the gateway's own endpoints.
@@ -48,7 +48,8 @@ const MAX_PASSWORD: usize = 1024;
 pub(crate) struct Endpoints<U> {
     pub(crate) jwt: JwtService<U>,
     pub(crate) users: Arc<dyn GatewayUsers<User = U>>,
-    pub(crate) registration: RegistrationSettings,
+    pub(crate) throttle: LoginThrottle,
+    pub(crate) proxies: TrustedProxies,
 }
 
 impl<U> Clone for Endpoints<U> {
@@ -56,7 +57,8 @@ impl<U> Clone for Endpoints<U> {
         Endpoints {
             jwt: self.jwt.clone(),
             users: self.users.clone(),
-            registration: self.registration.clone(),
+            throttle: self.throttle.clone(),
+            proxies: self.proxies.clone(),
         }
     }
 }
@@ -171,10 +173,13 @@ where
         Ok(credentials) => credentials,
         Err(refusal) => return refusal.into_response(),
     };
-    // Login throttling (429 + Retry-After) plugs in here once it is merged.
-    match endpoints
+    let ip = endpoints.proxies.client_ip(&parts);
+    let login = endpoints
         .jwt
-        .attempt(&credentials.username, &credentials.password)
+        .attempt(&credentials.username, &credentials.password);
+    match endpoints
+        .throttle
+        .attempt(&credentials.username, ip, login)
         .await
     {
         Ok(tokens) => data_response(StatusCode::OK, "Logged in", tokens),
@@ -187,8 +192,7 @@ async fn register<U>(State(endpoints): State<Endpoints<U>>, parts: Parts, body: 
 where
     U: AuthUser + JwtSubject + Clone,
 {
-    let settings = &endpoints.registration;
-    if !settings.enabled {
+    if !endpoints.users.can_register() {
         return reject(
             StatusCode::NOT_FOUND,
             "disabled",
@@ -199,56 +203,18 @@ where
         Ok(credentials) => credentials,
         Err(refusal) => return refusal.into_response(),
     };
-    if let Some(problem) = username_problem(&credentials.username) {
-        return reject(StatusCode::BAD_REQUEST, "bad_request", problem);
-    }
-    if credentials.password.chars().count() < settings.min_password_length {
-        return reject(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!(
-                "the password must have at least {} characters",
-                settings.min_password_length
-            ),
-        );
-    }
-    let user = match endpoints
+    let registered = endpoints
         .users
         .register(&credentials.username, &credentials.password)
-        .await
-    {
-        Ok(Some(user)) => user,
-        Ok(None) => {
-            return reject(
-                StatusCode::CONFLICT,
-                "conflict",
-                "this username is already taken",
-            )
-        }
+        .await;
+    let user = match registered {
+        Ok(user) => user,
         Err(error) => return error_response(&error),
     };
     match endpoints.jwt.from_user(&user, Map::new(), Map::new()).await {
         Ok(tokens) => data_response(StatusCode::CREATED, "Registered", tokens),
         Err(error) => error_response(&error),
     }
-}
-
-/// Why `username` cannot be registered, if it cannot.
-fn username_problem(username: &str) -> Option<&'static str> {
-    if username.is_empty() || username.chars().count() > 64 {
-        return Some("the username must have 1 to 64 characters");
-    }
-    if username.trim() != username
-        || username
-            .chars()
-            .any(|c| c.is_control() || c == ':' || c == ',')
-    {
-        return Some(
-            "the username must not start or end with spaces, nor contain `:`, `,` or control \
-             characters",
-        );
-    }
-    None
 }
 
 async fn logout<U>(State(endpoints): State<Endpoints<U>>, parts: Parts) -> Response
@@ -299,18 +265,4 @@ where
         "claims": claims,
     });
     data_response(StatusCode::OK, "Authenticated", data).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::username_problem;
-
-    #[test]
-    fn usernames_are_bounded_and_plain() {
-        assert_eq!(username_problem("ann"), None);
-        assert_eq!(username_problem("Zoë O'Neil"), None);
-        for bad in ["", " ann", "ann ", "a:b", "a,b", "a\nb", &"x".repeat(65)] {
-            assert!(username_problem(bad).is_some(), "{bad:?}");
-        }
-    }
 }

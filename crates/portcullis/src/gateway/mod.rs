@@ -5,8 +5,9 @@
 //! A request goes through, in order:
 //!
 //! 1. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
-//! 2. the gateway's own endpoints under `/portcullis/` (login, register, logout, refresh, me,
-//!    health — see [`ENDPOINTS_PREFIX`]), answered here and never proxied;
+//! 2. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
+//!    `authentication.login_protection` —, register, logout, refresh, me, health — see
+//!    [`ENDPOINTS_PREFIX`]), answered here and never proxied;
 //! 3. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
 //!    `jwt`, `auth` and `basic` over the same users and token storage), which refuses,
 //!    redirects or lets the request on with the caller's [`Identity`](crate::auth::Identity);
@@ -74,11 +75,12 @@ pub use self::proxy::ReverseProxy;
 pub use self::users::{GatewayUsers, SettingsUsers};
 
 use self::endpoints::Endpoints;
-use crate::auth::{AuthUser, BasicUser};
+use crate::auth::{AuthUser, BasicUser, LoginThrottle};
 use crate::events::EventBus;
 use crate::firewall::sources::RuleAssembly;
 use crate::firewall::{AuthValidator, BasicAuthValidator, Firewall, JwtValidator};
 use crate::jwt::{JwtService, JwtSubject};
+use crate::net::TrustedProxies;
 use crate::settings::{MatchTarget, Settings};
 use crate::storage::TokenStorage;
 use crate::{Error, Result};
@@ -146,23 +148,13 @@ where
     }
 
     /// Connects token storage, loads the rules and assembles the stack. Every mistake in
-    /// the settings fails here, naming its key: a missing `gateway.upstream`, registration
-    /// enabled on a store that cannot register, a rule matching routes.
+    /// the settings fails here, naming its key: a missing `gateway.upstream`, a rule
+    /// matching routes.
     pub async fn build(self) -> Result<Gateway<U>> {
         let settings = self.settings;
         let gateway = &settings.gateway;
-        if gateway.registration.enabled && !self.users.can_register() {
-            return Err(Error::config(
-                "gateway.registration.enabled",
-                "the user store cannot add users (basic_auth users are read from the \
-                 settings): turn registration off or use a user store that can",
-            ));
-        }
-        let proxy = ReverseProxy::new(
-            gateway,
-            &settings.jwt,
-            crate::net::TrustedProxies::new(settings.firewall.trusted_proxies.iter().copied()),
-        )?;
+        let proxies = TrustedProxies::new(settings.firewall.trusted_proxies.iter().copied());
+        let proxy = ReverseProxy::new(gateway, &settings.jwt, proxies.clone())?;
         let identity = IdentityHeadersLayer::new(&gateway.identity_headers)?;
         let mut jwt = JwtService::builder(settings.jwt.clone(), self.users.clone())
             .events(self.events.clone());
@@ -170,10 +162,14 @@ where
             jwt = jwt.storage(storage);
         }
         let jwt = jwt.build().await?;
+        let throttle = LoginThrottle::from_settings(&settings)
+            .await?
+            .events(self.events.clone());
         let endpoints = endpoints::router(Endpoints {
             jwt: jwt.clone(),
             users: self.users.clone(),
-            registration: gateway.registration.clone(),
+            throttle,
+            proxies: proxies.clone(),
         });
         let proxied = Router::new().fallback_service(identity.layer(proxy));
         let limits = RequestLimitsLayer::new(gateway.max_body_size, gateway.max_header_size);

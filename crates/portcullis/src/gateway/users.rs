@@ -1,6 +1,8 @@
 //! Where the gateway's users come from: any [`UserService`] that also says how it reloads and
-//! whether it can register users ([`GatewayUsers`]); by default the `basic_auth` users of
-//! the settings ([`SettingsUsers`]), re-read on reload.
+//! whether it can register users ([`GatewayUsers`]): the `basic_auth` users of the settings
+//! ([`SettingsUsers`], re-read on reload, never registering), or the SQL user store
+//! ([`SqlUserStore`](crate::users::SqlUserStore), registering when
+//! `users.allow_registration` is on).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -39,19 +41,39 @@ pub trait GatewayUsers: UserService {
         Ok(())
     }
 
-    /// Whether [`GatewayUsers::register`] can add users. Default: no.
+    /// Whether [`GatewayUsers::register`] can add users (`POST /portcullis/register` is 404
+    /// otherwise). Default: no.
     fn can_register(&self) -> bool {
         false
     }
 
-    /// Adds the user `username` with `password` (self-service registration); `Ok(None)` when
-    /// the name is taken. Default: unsupported.
-    async fn register(&self, username: &str, password: &str) -> Result<Option<Self::User>> {
+    /// Adds the user `username` with `password` (self-service registration), checking both
+    /// against the store's own rules.
+    ///
+    /// # Errors
+    /// [`Error::UserExists`] for a taken name (409), [`Error::InvalidInput`] for a value the
+    /// store refuses (400); the default refuses with [`Error::NotAuthorized`].
+    async fn register(&self, username: &str, password: &str) -> Result<Self::User> {
         let _ = (username, password);
-        Err(Error::config(
-            "gateway.registration.enabled",
-            "this user store cannot add users",
-        ))
+        Err(Error::NotAuthorized {
+            message: "registration is disabled".to_owned(),
+        })
+    }
+}
+
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+#[async_trait]
+impl GatewayUsers for crate::users::SqlUserStore {
+    /// `users.allow_registration`.
+    fn can_register(&self) -> bool {
+        self.registration_allowed()
+    }
+
+    /// [`SqlUserStore::register`](crate::users::SqlUserStore::register): the username and
+    /// password rules of `users`, the default roles and permissions.
+    async fn register(&self, username: &str, password: &str) -> Result<Self::User> {
+        crate::users::SqlUserStore::register(self, crate::users::NewUser::new(username, password))
+            .await
     }
 }
 

@@ -71,8 +71,6 @@ pub struct GatewaySettings {
     /// `max_header_size`: the largest request head (request line and headers) accepted, in
     /// bytes (1024..=1048576); larger ones get 431. Default: `16384`.
     pub max_header_size: usize,
-    /// `registration`: self-service sign-up at `POST /portcullis/register`.
-    pub registration: RegistrationSettings,
 }
 
 impl Default for GatewaySettings {
@@ -88,7 +86,6 @@ impl Default for GatewaySettings {
             shutdown_timeout: Duration::from_secs(30),
             max_body_size: 10 * 1024 * 1024,
             max_header_size: 16 * 1024,
-            registration: RegistrationSettings::default(),
         }
     }
 }
@@ -134,28 +131,6 @@ impl IdentityHeaderNames {
             ("permissions", &self.permissions),
             ("scopes", &self.scopes),
         ]
-    }
-}
-
-/// `gateway.registration`: self-service sign-up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
-pub struct RegistrationSettings {
-    /// `enabled`: serve `POST /portcullis/register` (404 otherwise). Needs a user store that
-    /// can add users. Default: `false`.
-    pub enabled: bool,
-    /// `min_password_length`: the shortest password accepted, in characters (at least 8).
-    /// Default: `12`.
-    pub min_password_length: usize,
-}
-
-impl Default for RegistrationSettings {
-    fn default() -> Self {
-        RegistrationSettings {
-            enabled: false,
-            min_password_length: 12,
-        }
     }
 }
 
@@ -227,12 +202,6 @@ impl GatewaySettings {
                     "{} is outside 1024..={MAX_HEADER_LIMIT} bytes",
                     self.max_header_size
                 ),
-            ));
-        }
-        if self.registration.min_password_length < 8 {
-            return Err(Error::config(
-                "gateway.registration.min_password_length",
-                "must be at least 8",
             ));
         }
         Ok(())
@@ -321,10 +290,6 @@ mod tests {
         assert_eq!(
             error_key("identity_headers = { roles = \"x-portcullis-username\" }"),
             "gateway.identity_headers.roles"
-        );
-        assert_eq!(
-            error_key("registration = { min_password_length = 4 }"),
-            "gateway.registration.min_password_length"
         );
         assert_eq!(error_key("upstreams = \"http://a\""), "gateway.upstreams");
     }

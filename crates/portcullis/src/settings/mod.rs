@@ -83,7 +83,7 @@ pub use auth::{
 pub use csrf::{CsrfSettings, FetchMetadataSettings};
 pub use env::{JWT_SECRET, PREFIX as ENV_PREFIX};
 pub use firewall::{Action, FirewallSettings, LogsSettings, ModuleFirewallSettings, ValidatorKind};
-pub use gateway::{GatewaySettings, IdentityHeaderNames, RegistrationSettings};
+pub use gateway::{GatewaySettings, IdentityHeaderNames};
 pub use headers::{
     ContentSecurityPolicySettings, ContentTypeOptionsSettings, CrossOriginOpenerPolicy,
     CrossOriginOpenerPolicySettings, CrossOriginResourcePolicy, CrossOriginResourcePolicySettings,
