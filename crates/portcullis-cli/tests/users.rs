@@ -413,9 +413,14 @@ fn at_a_terminal_the_password_is_prompted_without_echo() {
             .expect("`script` (util-linux) runs the command at a terminal");
         let (mut input, mut output) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
         let mut seen = String::new();
+        // The prompt is written before echo is turned off: give the CLI a moment to turn it
+        // off before typing, as a person would.
+        let settle = || std::thread::sleep(std::time::Duration::from_millis(300));
         read_until(&mut output, &mut seen, "Password for");
+        settle();
         writeln!(input, "{first}").unwrap();
         read_until(&mut output, &mut seen, "Repeat it:");
+        settle();
         writeln!(input, "{second}").unwrap();
         output.read_to_string(&mut seen).unwrap();
         child.wait().unwrap();
