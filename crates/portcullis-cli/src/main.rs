@@ -1,6 +1,8 @@
-//! The `portcullis` command: token tools for people who debug tokens, and (later) the gateway.
+//! The `portcullis` command: the security gateway, and token tools for people who debug
+//! tokens.
 //!
 //! ```text
+//! portcullis serve [--config FILE | --demo] [--listen ADDR]
 //! portcullis gen-secret [--bytes N]
 //! portcullis token create --alg ALG (--secret S | --secret-file F | --key FILE) [options]
 //! portcullis token verify --alg ALG (--secret S | --secret-file F | --key FILE) [options] TOKEN
@@ -16,6 +18,7 @@
 mod keys;
 mod rules;
 mod secret;
+mod serve;
 mod token;
 mod users;
 
@@ -33,6 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the security gateway in front of `gateway.upstream` (or a self-contained demo).
+    Serve(serve::Serve),
     /// Print a new random secret for HS256/384/512, base64url-encoded.
     GenSecret(secret::GenSecret),
     /// Create, verify or decode JSON Web Tokens.
@@ -89,6 +94,7 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::GenSecret(args) => secret::run(&args),
         Command::Token(command) => token::run(*command),
         Command::Rules(command) => runtime().and_then(|rt| rt.block_on(rules::run(command))),

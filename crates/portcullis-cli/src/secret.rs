@@ -16,7 +16,12 @@ pub(crate) struct GenSecret {
 
 /// Prints `bytes` random bytes as base64url (no padding).
 pub(crate) fn run(args: &GenSecret) -> Result<String, Failure> {
-    let mut secret = vec![0u8; usize::from(args.bytes)];
+    random_secret(usize::from(args.bytes))
+}
+
+/// `bytes` random bytes as base64url (no padding).
+pub(crate) fn random_secret(bytes: usize) -> Result<String, Failure> {
+    let mut secret = vec![0u8; bytes];
     aws_lc_rs::rand::fill(&mut secret)
         .map_err(|_| Failure::usage("the system random number generator failed"))?;
     Ok(URL_SAFE_NO_PAD.encode(secret))

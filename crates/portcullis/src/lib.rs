@@ -16,6 +16,8 @@ mod error;
 pub mod events;
 mod extension;
 pub mod firewall;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 pub mod guard;
 #[cfg(feature = "headers")]
 pub mod headers;

@@ -1,6 +1,9 @@
 //! An axum API behind portcullis, built from `portcullis.toml`:
 //!
-//! * JWT login (`POST /login`), refresh (`POST /portcullis/refreshtoken`), logout, `GET /me`;
+//! * users in the SQL user store (in memory here, seeded with alice, bob and carol);
+//! * JWT login (`POST /login`), registration (`POST /register`), refresh
+//!   (`POST /portcullis/refreshtoken`), logout (`POST /logout`), `GET /me` — cbsecurity's JWT
+//!   flows;
 //! * firewall rules for orders, reports, internal pages, legacy and account areas, docs,
 //!   users, a VIP lounge and a honeypot (see `portcullis.toml`);
 //! * two modules: `/admin` (its rules default to role `admin`, refusals blocked) and `/ops`
@@ -21,7 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use portcullis::auth::{BasicAuthUsers, BasicUser, CurrentUser, Security};
+use portcullis::auth::{CurrentUser, Security};
 use portcullis::events::EventBus;
 use portcullis::firewall::sources::RuleAssembly;
 use portcullis::firewall::{
@@ -31,6 +34,7 @@ use portcullis::guard::secured;
 use portcullis::jwt::{refresh_endpoint, Claims, Jwt, JwtService};
 use portcullis::net::ClientInfo;
 use portcullis::settings::Settings;
+use portcullis::users::{NewUser, SqlUserStore, StoredUser};
 use portcullis::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -38,13 +42,31 @@ use serde_json::{json, Value};
 /// The example's settings file.
 pub const SETTINGS: &str = include_str!("../portcullis.toml");
 
+/// The users the example starts with: name, roles, permissions. Each one's password is
+/// `<name>-password`.
+pub const SEED_USERS: [(&str, &[&str], &[&str]); 3] = [
+    (
+        "alice",
+        &["admin"],
+        &[
+            "orders:read",
+            "orders:write",
+            "users:read",
+            "billing:read",
+            "billing:export",
+        ],
+    ),
+    ("bob", &[], &["orders:read", "billing:read"]),
+    ("carol", &["auditor"], &[]),
+];
+
 /// The running parts of the app, for `main` and the tests.
 #[derive(Clone)]
 pub struct App {
     /// The router, firewall included.
     pub router: Router,
     /// The JWT service.
-    pub jwt: JwtService<BasicUser>,
+    pub jwt: JwtService<StoredUser>,
     /// The firewall (register modules at run time with it).
     pub firewall: Firewall,
     /// How many times the honeypot's handler ran (it never should).
@@ -53,13 +75,20 @@ pub struct App {
 
 #[derive(Clone)]
 struct AppState {
-    jwt: JwtService<BasicUser>,
+    jwt: JwtService<StoredUser>,
+    users: Arc<SqlUserStore>,
     honeypot_hits: Arc<AtomicUsize>,
 }
 
 /// Builds the app from `settings`, delivering security events to `events`.
 pub async fn build(settings: Settings, events: EventBus) -> portcullis::Result<App> {
-    let users = Arc::new(BasicAuthUsers::from_settings(&settings.basic_auth)?);
+    let users = Arc::new(SqlUserStore::from_settings(&settings).await?);
+    for (name, roles, permissions) in SEED_USERS {
+        let user = NewUser::new(name, format!("{name}-password"))
+            .roles(roles.iter().copied())
+            .permissions(permissions.iter().copied());
+        users.add(user).await?;
+    }
     let jwt = JwtService::builder(settings.jwt.clone(), users.clone())
         .events(events.clone())
         .build()
@@ -69,7 +98,7 @@ pub async fn build(settings: Settings, events: EventBus) -> portcullis::Result<A
         .validator("auth", Arc::new(AuthValidator::new(jwt.clone())))
         .validator(
             "basic",
-            Arc::new(BasicAuthValidator::new(users, "Operations")?),
+            Arc::new(BasicAuthValidator::new(users.clone(), "Operations")?),
         )
         .events(events)
         .on_invalid_access(|access| {
@@ -84,6 +113,7 @@ pub async fn build(settings: Settings, events: EventBus) -> portcullis::Result<A
     let honeypot_hits = Arc::new(AtomicUsize::new(0));
     let state = AppState {
         jwt: jwt.clone(),
+        users,
         honeypot_hits: honeypot_hits.clone(),
     };
     let billing = Router::new()
@@ -98,6 +128,7 @@ pub async fn build(settings: Settings, events: EventBus) -> portcullis::Result<A
     let router = Router::new()
         .route("/public/info", get(|| async { "public" }))
         .route("/login", get(login_page).post(login))
+        .route("/register", post(register))
         .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/denied", get(denied))
@@ -168,6 +199,23 @@ async fn login(State(state): State<AppState>, Json(credentials): Json<Credential
     }
 }
 
+/// Self-service sign-up: the user store's rules decide (409 for a taken name, 400 for a short
+/// password); the new user is logged in at once.
+async fn register(
+    State(state): State<AppState>,
+    Json(credentials): Json<Credentials>,
+) -> Result<Response, Error> {
+    let user = state
+        .users
+        .register(NewUser::new(credentials.username, credentials.password))
+        .await?;
+    let pair = state
+        .jwt
+        .from_user(&user, serde_json::Map::new(), serde_json::Map::new())
+        .await?;
+    Ok((StatusCode::CREATED, Json(pair)).into_response())
+}
+
 #[derive(Deserialize)]
 struct Back {
     #[serde(rename = "_securedURL")]
@@ -187,7 +235,7 @@ async fn logout(State(state): State<AppState>, token: Jwt) -> Result<StatusCode,
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(CurrentUser(user): CurrentUser<BasicUser>, claims: Claims) -> Json<Value> {
+async fn me(CurrentUser(user): CurrentUser<StoredUser>, claims: Claims) -> Json<Value> {
     Json(json!({ "username": user.username, "roles": user.roles, "scope": claims.scope() }))
 }
 
@@ -214,11 +262,11 @@ async fn honeypot(State(state): State<AppState>) -> &'static str {
     "you should never see this"
 }
 
-async fn profile(CurrentUser(user): CurrentUser<BasicUser>) -> String {
+async fn profile(CurrentUser(user): CurrentUser<StoredUser>) -> String {
     format!("profile of {}", user.username)
 }
 
-async fn ops_health(CurrentUser(user): CurrentUser<BasicUser>) -> String {
+async fn ops_health(CurrentUser(user): CurrentUser<StoredUser>) -> String {
     format!("ok, {}", user.username)
 }
 
@@ -231,7 +279,7 @@ struct Check {
 
 /// cbsecurity's helpers on the current user.
 async fn security_check(
-    security: Security<BasicUser>,
+    security: Security<StoredUser>,
     Query(check): Query<Check>,
 ) -> Result<Json<Value>, Error> {
     let list = check.permissions.as_str();

@@ -692,3 +692,56 @@ async fn logout_revokes_and_refresh_rotates_through_the_firewall() {
     let old = s.get("/me").bearer_auth(access).send().await.unwrap();
     assert_eq!(old.status(), StatusCode::FOUND);
 }
+
+#[tokio::test]
+async fn register_then_use_the_api_and_stay_out_of_the_admin_area() {
+    let s = server().await;
+    let register = |username: &str, password: &str| {
+        s.client
+            .post(format!("{}/register", s.base))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+    };
+    let created = register("dave", "dave-password").await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let pair = json(created).await;
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    assert!(pair["refresh_token"].is_string());
+
+    // The new user has the default permission (orders:read) and no role.
+    let me = s
+        .request(Method::GET, "/me")
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    let me = json(me).await;
+    assert_eq!(me["username"], "dave");
+    assert_eq!(me["scope"], "orders:read");
+    let orders = s
+        .request(Method::GET, "/orders/")
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orders.status(), StatusCode::OK);
+    let admin = s
+        .request(Method::GET, "/admin/dashboard")
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), StatusCode::FORBIDDEN);
+
+    // Taken names (ignoring case) and short passwords are refused.
+    assert_eq!(
+        register("Dave", "another-password").await.unwrap().status(),
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        register("erin", "short").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    // The registered user logs in like the seeded ones.
+    assert!(!s.token("dave").await.is_empty());
+}

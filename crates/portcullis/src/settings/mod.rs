@@ -16,6 +16,7 @@
 //! | `visualizer` | [`VisualizerSettings`] |
 //! | `security_headers` | [`SecurityHeadersSettings`] |
 //! | `jwt` | [`JwtSettings`] |
+//! | `gateway` | [`GatewaySettings`] |
 //! | `users` | [`UsersSettings`] |
 //! | `session` | [`SessionSettings`] (and `authentication.login_protection`: [`LoginProtectionSettings`]) |
 //!
@@ -59,6 +60,7 @@ mod csrf;
 pub mod duration;
 mod env;
 mod firewall;
+mod gateway;
 mod headers;
 mod jwt;
 mod keyword;
@@ -81,6 +83,7 @@ pub use auth::{
 pub use csrf::{CsrfSettings, FetchMetadataSettings};
 pub use env::{JWT_SECRET, PREFIX as ENV_PREFIX};
 pub use firewall::{Action, FirewallSettings, LogsSettings, ModuleFirewallSettings, ValidatorKind};
+pub use gateway::{GatewaySettings, IdentityHeaderNames};
 pub use headers::{
     ContentSecurityPolicySettings, ContentTypeOptionsSettings, CrossOriginOpenerPolicy,
     CrossOriginOpenerPolicySettings, CrossOriginResourcePolicy, CrossOriginResourcePolicySettings,
@@ -110,7 +113,7 @@ use crate::{Error, Result};
 /// The whole settings tree. `Settings::default()` is cbsecurity's defaults (with
 /// portcullis's safer choices where documented).
 ///
-/// Sections not listed here (users, gateway) will be added as new fields; every section
+/// Sections not listed here (the gateway) will be added as new fields; every section
 /// defaults when absent, so existing files keep loading.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -132,6 +135,9 @@ pub struct Settings {
     pub security_headers: SecurityHeadersSettings,
     /// `jwt`: tokens, keys, refresh and storage. Default: HS512, 60 minutes.
     pub jwt: JwtSettings,
+    /// `gateway`: the reverse proxy `portcullis serve` runs. Default: listen on
+    /// `127.0.0.1:8080`, no upstream.
+    pub gateway: GatewaySettings,
     /// `users`: the SQL user store. Default: SQLite `portcullis.db`, no registration.
     pub users: UsersSettings,
     /// `session`: the cookie session of browser clients. Default: `__Host-` cookie, 30
@@ -153,6 +159,7 @@ impl Settings {
         self.visualizer.validate()?;
         self.security_headers.validate()?;
         self.jwt.validate()?;
+        self.gateway.validate()?;
         self.users.validate()?;
         self.authentication
             .login_protection

@@ -1,0 +1,432 @@
+//! The security gateway (feature `gateway`): one [`Settings`] tree turned into the whole
+//! stack in front of an upstream service — what `portcullis serve` runs, and what an axum app
+//! can mount itself.
+//!
+//! A request goes through, in order:
+//!
+//! 1. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
+//! 2. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
+//!    `authentication.login_protection` —, register, logout, refresh, me, health — see
+//!    [`ENDPOINTS_PREFIX`]), answered here and never proxied;
+//! 3. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
+//!    `jwt`, `auth` and `basic` over the same users and token storage), which refuses,
+//!    redirects or lets the request on with the caller's [`Identity`](crate::auth::Identity);
+//! 4. [`IdentityHeadersLayer`]: client-sent identity headers removed, the caller's set;
+//! 5. [`ReverseProxy`]: the request streamed to `gateway.upstream` (WebSocket upgrades
+//!    included), the answer streamed back.
+//!
+//! The firewall and the users can be replaced while the gateway runs ([`Gateway::reload`], on
+//! SIGHUP): the next request uses the new ones, requests in flight finish with the old ones,
+//! no connection is dropped. Other sections need a restart.
+//!
+//! Rules in a gateway match URLs (`match = "url"`): there are no routes to match, so a rule
+//! matching routes is refused at start-up instead of never applying.
+//!
+//! ```no_run
+//! use portcullis::gateway::Gateway;
+//! use portcullis::settings::Settings;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = Settings::from_toml_str(r#"
+//!     [gateway]
+//!     upstream = "http://127.0.0.1:3000"
+//!     [jwt]
+//!     secret_key = "a long random secret, e.g. from `portcullis gen-secret`"
+//!     [firewall]
+//!     validator = "jwt"
+//!     default_authentication_action = "block"
+//!     rules = [ { secureList = "^/api/", match = "url" } ]
+//!     [basic_auth.users.ann]
+//!     password = "plain:correct horse battery"
+//! "#)?;
+//! let gateway = Gateway::from_settings(settings).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! gateway.serve(listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+mod endpoints;
+mod identity;
+mod limits;
+mod proxy;
+mod users;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use arc_swap::ArcSwap;
+use axum::body::Body;
+use axum::response::Response;
+use axum::Router;
+use http::Request;
+use tower::ServiceExt as _;
+use tower_layer::Layer;
+use tower_service::Service;
+
+pub use self::endpoints::ENDPOINTS_PREFIX;
+pub use self::identity::{IdentityHeaders, IdentityHeadersLayer};
+pub use self::limits::{body_too_large, RequestLimits, RequestLimitsLayer};
+pub use self::proxy::ReverseProxy;
+pub use self::users::{GatewayUsers, SettingsUsers};
+
+use self::endpoints::Endpoints;
+use crate::auth::{AuthUser, BasicUser, LoginThrottle};
+use crate::events::EventBus;
+use crate::firewall::sources::RuleAssembly;
+use crate::firewall::{AuthValidator, BasicAuthValidator, Firewall, JwtValidator};
+use crate::jwt::{JwtService, JwtSubject};
+use crate::net::TrustedProxies;
+use crate::settings::{MatchTarget, Settings};
+use crate::storage::TokenStorage;
+use crate::{Error, Result};
+
+/// The realm of the Basic challenge the `basic` validator sends.
+const BASIC_REALM: &str = "portcullis";
+
+/// The assembled gateway. Cheap to clone; clones share everything.
+pub struct Gateway<U> {
+    inner: Arc<Inner<U>>,
+}
+
+impl<U> Clone for Gateway<U> {
+    fn clone(&self) -> Self {
+        Gateway {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<U> {
+    jwt: JwtService<U>,
+    users: Arc<dyn GatewayUsers<User = U>>,
+    events: EventBus,
+    base_dir: Option<PathBuf>,
+    /// The settings in force: `firewall` and `basic_auth` change on reload.
+    settings: Mutex<Settings>,
+    firewall: ArcSwap<Firewall>,
+    router: ArcSwap<Router>,
+    /// Everything but the firewall, which is rebuilt on reload.
+    endpoints: Router,
+    proxied: Router,
+    limits: RequestLimitsLayer,
+}
+
+/// Builds a [`Gateway`].
+pub struct GatewayBuilder<U> {
+    settings: Settings,
+    users: Arc<dyn GatewayUsers<User = U>>,
+    events: EventBus,
+    storage: Option<Arc<dyn TokenStorage>>,
+    base_dir: Option<PathBuf>,
+}
+
+impl<U> GatewayBuilder<U>
+where
+    U: AuthUser + JwtSubject + Clone,
+{
+    /// Delivers the JWT service's and the firewall's events to `events`' listeners.
+    pub fn events(mut self, events: EventBus) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Uses `storage` for tokens instead of the driver `jwt.token_storage` names.
+    pub fn storage(mut self, storage: Arc<dyn TokenStorage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Resolves relative rule file paths against `dir` (the settings file's directory).
+    pub fn base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.base_dir = Some(dir.into());
+        self
+    }
+
+    /// Connects token storage, loads the rules and assembles the stack. Every mistake in
+    /// the settings fails here, naming its key: a missing `gateway.upstream`, a rule
+    /// matching routes.
+    pub async fn build(self) -> Result<Gateway<U>> {
+        let settings = self.settings;
+        let gateway = &settings.gateway;
+        let proxies = TrustedProxies::new(settings.firewall.trusted_proxies.iter().copied());
+        let proxy = ReverseProxy::new(gateway, &settings.jwt, proxies.clone())?;
+        let identity = IdentityHeadersLayer::new(&gateway.identity_headers)?;
+        let mut jwt = JwtService::builder(settings.jwt.clone(), self.users.clone())
+            .events(self.events.clone());
+        if let Some(storage) = self.storage {
+            jwt = jwt.storage(storage);
+        }
+        let jwt = jwt.build().await?;
+        let throttle = LoginThrottle::from_settings(&settings)
+            .await?
+            .events(self.events.clone());
+        let endpoints = endpoints::router(Endpoints {
+            jwt: jwt.clone(),
+            users: self.users.clone(),
+            throttle,
+            proxies: proxies.clone(),
+        });
+        let proxied = Router::new().fallback_service(identity.layer(proxy));
+        let limits = RequestLimitsLayer::new(gateway.max_body_size, gateway.max_header_size);
+        let parts = Parts {
+            jwt: &jwt,
+            users: &self.users,
+            events: &self.events,
+            base_dir: self.base_dir.as_ref(),
+        };
+        let firewall = parts.firewall(&settings).await?;
+        let router = assemble(&endpoints, &proxied, limits, &firewall);
+        Ok(Gateway {
+            inner: Arc::new(Inner {
+                jwt,
+                users: self.users,
+                events: self.events,
+                base_dir: self.base_dir,
+                settings: Mutex::new(settings),
+                firewall: ArcSwap::from_pointee(firewall),
+                router: ArcSwap::from_pointee(router),
+                endpoints,
+                proxied,
+                limits,
+            }),
+        })
+    }
+}
+
+/// What building a firewall needs.
+struct Parts<'a, U> {
+    jwt: &'a JwtService<U>,
+    users: &'a Arc<dyn GatewayUsers<User = U>>,
+    events: &'a EventBus,
+    base_dir: Option<&'a PathBuf>,
+}
+
+impl<U> Parts<'_, U>
+where
+    U: AuthUser + JwtSubject + Clone,
+{
+    /// The firewall `settings.firewall` describes, with the gateway's validators.
+    async fn firewall(&self, settings: &Settings) -> Result<Firewall> {
+        let mut assembly = RuleAssembly::new(&settings.firewall);
+        if let Some(dir) = self.base_dir {
+            assembly = assembly.base_dir(dir.clone());
+        }
+        let builder = Firewall::builder(settings.firewall.clone())
+            .validator("jwt", Arc::new(JwtValidator::new(self.jwt.clone())))
+            // Sessions join the `auth` validator (any of session, token) once they are merged.
+            .validator("auth", Arc::new(AuthValidator::new(self.jwt.clone())))
+            .validator(
+                "basic",
+                Arc::new(BasicAuthValidator::new(self.users.clone(), BASIC_REALM)?),
+            )
+            .events(self.events.clone());
+        let builder = if settings.firewall.auto_load_firewall {
+            builder.load_rules(assembly).await?
+        } else {
+            builder
+        };
+        let firewall = builder.build()?;
+        let ruleset = firewall.ruleset();
+        let module_rules = ruleset.modules().iter().flat_map(|m| m.rules.iter());
+        for rule in ruleset.rules().iter().map(|r| &**r).chain(module_rules) {
+            if rule.match_target() == MatchTarget::Route {
+                return Err(Error::config(
+                    rule.error_key("match"),
+                    "the gateway has no routes to match: set match = \"url\"",
+                ));
+            }
+        }
+        Ok(firewall)
+    }
+}
+
+/// The stack of the module docs, around the firewall in force.
+fn assemble(
+    endpoints: &Router,
+    proxied: &Router,
+    limits: RequestLimitsLayer,
+    firewall: &Firewall,
+) -> Router {
+    // Security headers and host/IP checks wrap everything here once they are merged.
+    endpoints
+        .clone()
+        .merge(firewall.protect(proxied.clone()))
+        .layer(limits)
+}
+
+impl Gateway<BasicUser> {
+    /// The gateway of `settings`, with the `basic_auth` users of the settings (re-read on
+    /// reload) and token storage from `jwt.token_storage`.
+    pub async fn from_settings(settings: Settings) -> Result<Self> {
+        let users = Arc::new(SettingsUsers::from_settings(&settings)?);
+        Gateway::builder(settings, users).build().await
+    }
+}
+
+/// What [`Gateway::reload`] applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reloaded {
+    /// The global rules now in force.
+    pub rules: usize,
+    /// The modules now registered.
+    pub modules: usize,
+    /// Sections that changed but need a restart to take effect (`jwt`, `gateway`, …).
+    pub needs_restart: Vec<&'static str>,
+}
+
+impl<U> Gateway<U>
+where
+    U: AuthUser + JwtSubject + Clone,
+{
+    /// Starts building a gateway from `settings`, with users from `users`.
+    pub fn builder(
+        settings: Settings,
+        users: Arc<dyn GatewayUsers<User = U>>,
+    ) -> GatewayBuilder<U> {
+        GatewayBuilder {
+            settings,
+            users,
+            events: EventBus::new(),
+            storage: None,
+            base_dir: None,
+        }
+    }
+
+    /// The JWT service (shared with the endpoints and validators).
+    pub fn jwt(&self) -> &JwtService<U> {
+        &self.inner.jwt
+    }
+
+    /// The firewall in force.
+    pub fn firewall(&self) -> Arc<Firewall> {
+        self.inner.firewall.load_full()
+    }
+
+    /// The whole stack in force, as a router; [`Gateway::service`] follows reloads.
+    pub fn router(&self) -> Router {
+        Router::clone(&self.inner.router.load())
+    }
+
+    /// The gateway as a service that always uses the stack in force.
+    pub fn service(&self) -> GatewayService {
+        let inner: Arc<dyn Current> = self.inner.clone();
+        GatewayService { current: inner }
+    }
+
+    /// Applies re-read settings: a new firewall (rules from every source, modules) and the
+    /// users reload. On any error nothing changes. Changes to other sections are reported in
+    /// [`Reloaded::needs_restart`].
+    pub async fn reload(&self, settings: Settings) -> Result<Reloaded> {
+        let inner = &self.inner;
+        let parts = Parts {
+            jwt: &inner.jwt,
+            users: &inner.users,
+            events: &inner.events,
+            base_dir: inner.base_dir.as_ref(),
+        };
+        let firewall = parts.firewall(&settings).await?;
+        inner.users.reload(&settings).await?;
+        let router = assemble(&inner.endpoints, &inner.proxied, inner.limits, &firewall);
+        let reloaded = Reloaded {
+            rules: firewall.ruleset().rules().len(),
+            modules: firewall.ruleset().modules().len(),
+            needs_restart: self.changed_sections(&settings),
+        };
+        inner.firewall.store(Arc::new(firewall));
+        inner.router.store(Arc::new(router));
+        if let Ok(mut current) = inner.settings.lock() {
+            current.firewall = settings.firewall;
+            current.basic_auth = settings.basic_auth;
+        }
+        Ok(reloaded)
+    }
+
+    fn changed_sections(&self, next: &Settings) -> Vec<&'static str> {
+        let Ok(current) = self.inner.settings.lock() else {
+            return Vec::new();
+        };
+        let mut changed = Vec::new();
+        if current.jwt != next.jwt {
+            changed.push("jwt");
+        }
+        if current.gateway != next.gateway {
+            changed.push("gateway");
+        }
+        if current.authentication != next.authentication {
+            changed.push("authentication");
+        }
+        if current.csrf != next.csrf {
+            changed.push("csrf");
+        }
+        if current.security_headers != next.security_headers {
+            changed.push("security_headers");
+        }
+        if current.visualizer != next.visualizer {
+            changed.push("visualizer");
+        }
+        changed
+    }
+
+    /// Serves the gateway on `listener` until `shutdown` completes, then lets requests in
+    /// flight finish (graceful shutdown). The client's address reaches the firewall.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = Router::new().fallback_service(self.service());
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Reads the stack in force.
+trait Current: Send + Sync + 'static {
+    fn current(&self) -> Router;
+}
+
+impl<U: Send + Sync + 'static> Current for Inner<U> {
+    fn current(&self) -> Router {
+        Router::clone(&self.router.load())
+    }
+}
+
+/// The service made by [`Gateway::service`]: each request is answered by the stack in force
+/// when it arrives.
+#[derive(Clone)]
+pub struct GatewayService {
+    current: Arc<dyn Current>,
+}
+
+impl std::fmt::Debug for GatewayService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayService").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`GatewayService`].
+pub type ResponseFuture = tower::util::Oneshot<Router, Request<Body>>;
+
+impl Service<Request<Body>> for GatewayService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        self.current.current().oneshot(request)
+    }
+}
