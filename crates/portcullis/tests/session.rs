@@ -284,3 +284,57 @@ async fn the_store_keeps_records_until_they_expire(backend: Backend) {
     store.delete(&key).await.unwrap();
     assert_eq!(store.load(&key, now).await.unwrap(), None);
 }
+
+/// CSRF tokens are bound to the session id; a guest's new session is kept (and its cookie
+/// sent) once a token is made for it, so the token still verifies at the next request.
+#[cfg(feature = "csrf")]
+#[tokio::test]
+async fn csrf_tokens_of_a_guest_survive_through_the_session() {
+    use std::sync::Arc;
+
+    use axum::routing::{get, post};
+    use axum::Router;
+    use portcullis::csrf::{Csrf, CsrfLayer};
+    use portcullis::session::{MemorySessionStore, SessionLayer};
+    use portcullis::settings::Settings;
+    use tower::ServiceExt;
+
+    let settings = Settings::from_toml_str("csrf.enable_auto_verifier = true").unwrap();
+    let app = Router::new()
+        .route(
+            "/form",
+            get(|csrf: Csrf| async move { csrf.token("default").await }),
+        )
+        .route("/save", post(|| async { "saved" }))
+        .layer(CsrfLayer::from_settings(&settings).unwrap())
+        .layer(SessionLayer::new(
+            &settings.session,
+            Arc::new(MemorySessionStore::new()),
+        ));
+    let form = http::Request::get("/form")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(form).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with(COOKIE)),
+        "the session is kept: {cookies:?}"
+    );
+    let body = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap();
+    let token = String::from_utf8(body.to_vec()).unwrap();
+
+    let save = http::Request::post("/save")
+        .header("cookie", cookies.join("; "))
+        .header("x-csrf-token", token)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(app.oneshot(save).await.unwrap().status(), StatusCode::OK);
+}

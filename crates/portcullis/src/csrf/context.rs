@@ -38,7 +38,7 @@ use http::HeaderValue;
 
 use super::tokens::{random_value, CsrfBinding, CsrfTokens, DEFAULT_KEY};
 use crate::auth::Identity;
-use crate::session::SessionId;
+use crate::session::{Session, SessionId};
 use crate::{Error, Result};
 
 /// The name of the form field the auto verifier reads (cbcsrf's).
@@ -60,6 +60,8 @@ pub struct Csrf {
     tokens: CsrfTokens,
     state: Arc<Mutex<State>>,
     secure: bool,
+    /// The session the tokens are bound to: kept once a token is made for it.
+    session: Option<Session>,
 }
 
 #[derive(Debug, Default)]
@@ -114,6 +116,7 @@ impl Csrf {
                 new_cookie: None,
             })),
             secure,
+            session: parts.extensions.get::<Session>().cloned(),
         }
     }
 
@@ -128,6 +131,10 @@ impl Csrf {
 
     /// The binding, made for a guest (with a new anonymous cookie) when there is none.
     fn binding_or_new(&self) -> Result<CsrfBinding> {
+        if let Some(session) = &self.session {
+            // A guest's new session is stored only when asked: tokens bound to it need it.
+            session.keep();
+        }
         let mut state = self.state();
         if let Some(binding) = &state.binding {
             return Ok(binding.clone());

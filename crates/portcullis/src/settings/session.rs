@@ -286,6 +286,29 @@ mod tests {
     }
 
     #[test]
+    fn the_environment_reaches_both_tables() {
+        use crate::settings::SettingsSource;
+        let env = [
+            ("PORTCULLIS_SESSION__IDLE_TIMEOUT", "20"),
+            ("PORTCULLIS_SESSION__KEY_PREFIX", "123"),
+            (
+                "PORTCULLIS_AUTHENTICATION__LOGIN_PROTECTION__MAX_FAILURES",
+                "3",
+            ),
+            (
+                "PORTCULLIS_AUTHENTICATION__LOGIN_PROTECTION__ENABLED",
+                "off",
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let settings = Settings::load_with_env(SettingsSource::Defaults, env).unwrap();
+        assert_eq!(settings.session.idle_timeout, Duration::from_secs(20 * 60));
+        assert_eq!(settings.session.key_prefix, "123");
+        let protection = &settings.authentication.login_protection;
+        assert_eq!((protection.max_failures, protection.enabled), (3, false));
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         for (text, key) in [
             ("[session]\ncookie_name = 'a b'", "session.cookie_name"),
