@@ -22,27 +22,39 @@
 //! Rules in a gateway match URLs (`match = "url"`): there are no routes to match, so a rule
 //! matching routes is refused at start-up instead of never applying.
 //!
-//! ```no_run
+//! ```
+//! use axum::body::Body;
+//! use http::{Request, StatusCode};
 //! use portcullis::gateway::Gateway;
 //! use portcullis::settings::Settings;
+//! use tower::ServiceExt;
 //!
-//! # #[tokio::main]
+//! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let settings = Settings::from_toml_str(r#"
 //!     [gateway]
-//!     upstream = "http://127.0.0.1:3000"
+//!     upstream = "http://127.0.0.1:9"
 //!     [jwt]
-//!     secret_key = "a long random secret, e.g. from `portcullis gen-secret`"
+//!     secret_key = "a long random secret of at least 64 bytes, e.g. from `portcullis gen-secret`"
 //!     [firewall]
 //!     validator = "jwt"
 //!     default_authentication_action = "block"
+//!     default_authorization_action = "block"
 //!     rules = [ { secureList = "^/api/", match = "url" } ]
 //!     [basic_auth.users.ann]
 //!     password = "plain:correct horse battery"
 //! "#)?;
 //! let gateway = Gateway::from_settings(settings).await?;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! gateway.serve(listener, std::future::pending()).await?;
+//! let app = gateway.service();   // or: gateway.serve(listener, shutdown).await
+//!
+//! let health = Request::get("/portcullis/health").body(Body::empty())?;
+//! assert_eq!(app.clone().oneshot(health).await?.status(), StatusCode::OK);
+//! // No token: refused by the rule before the upstream is contacted.
+//! let api = Request::get("/api/orders").body(Body::empty())?;
+//! assert_eq!(app.clone().oneshot(api).await?.status(), StatusCode::UNAUTHORIZED);
+//! // Nothing under /portcullis/ is proxied.
+//! let unknown = Request::get("/portcullis/nothing").body(Body::empty())?;
+//! assert_eq!(app.oneshot(unknown).await?.status(), StatusCode::NOT_FOUND);
 //! # Ok(()) }
 //! ```
 
