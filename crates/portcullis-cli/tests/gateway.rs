@@ -847,6 +847,18 @@ async fn an_unreachable_or_silent_upstream_gets_short_answers() {
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
 }
 
+/// What the demo's echo upstream answers to `GET /api/orders` with `access`.
+async fn echo_as(gateway: &Gateway, access: &str) -> Value {
+    let response = client()
+        .get(gateway.url("/api/orders"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_runs_without_configuration() {
     let dir = tempfile::tempdir().unwrap();
@@ -861,15 +873,7 @@ async fn demo_runs_without_configuration() {
 
     let demo = login(&gateway, "demo", "demo-password").await;
     let access = text(&demo["access_token"]);
-    let echoed: Value = client()
-        .get(gateway.url("/api/orders"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echoed = echo_as(&gateway, access).await;
     assert_eq!(echoed["identity"]["username"], "demo");
     assert_eq!(
         echoed["identity"]["user_id"].as_str().unwrap().len(),
@@ -897,16 +901,7 @@ async fn demo_runs_without_configuration() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: Value = created.json().await.unwrap();
     let zoe = text(&created["data"]["access_token"]);
-    let echoed: Value = client()
-        .get(gateway.url("/api/orders"))
-        .bearer_auth(zoe)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(echoed["identity"]["username"], "zoe");
+    assert_eq!(echo_as(&gateway, zoe).await["identity"]["username"], "zoe");
     let taken = register("Zoe", "another-password").await.unwrap();
     assert_eq!(taken.status(), StatusCode::CONFLICT);
     let short = register("yan", "short").await.unwrap();

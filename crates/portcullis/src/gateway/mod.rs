@@ -363,26 +363,26 @@ where
         let Ok(current) = self.inner.settings.lock() else {
             return Vec::new();
         };
-        let mut changed = Vec::new();
-        if current.jwt != next.jwt {
-            changed.push("jwt");
-        }
-        if current.gateway != next.gateway {
-            changed.push("gateway");
-        }
-        if current.authentication != next.authentication {
-            changed.push("authentication");
-        }
-        if current.csrf != next.csrf {
-            changed.push("csrf");
-        }
-        if current.security_headers != next.security_headers {
-            changed.push("security_headers");
-        }
-        if current.visualizer != next.visualizer {
-            changed.push("visualizer");
-        }
-        changed
+        let sections = [
+            ("jwt", current.jwt != next.jwt),
+            ("gateway", current.gateway != next.gateway),
+            (
+                "authentication",
+                current.authentication != next.authentication,
+            ),
+            ("users", current.users != next.users),
+            ("session", current.session != next.session),
+            ("csrf", current.csrf != next.csrf),
+            (
+                "security_headers",
+                current.security_headers != next.security_headers,
+            ),
+            ("visualizer", current.visualizer != next.visualizer),
+        ];
+        sections
+            .into_iter()
+            .filter_map(|(name, changed)| changed.then_some(name))
+            .collect()
     }
 
     /// Serves the gateway on `listener` until `shutdown` completes, then lets requests in
