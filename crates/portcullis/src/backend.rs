@@ -14,7 +14,7 @@
 //! entries themselves.
 
 #[cfg(feature = "storage-memory")]
-pub(crate) use self::in_memory::{expiring_cache, Lifetime};
+pub(crate) use self::in_memory::{expiring_cache, Timed};
 #[cfg(feature = "storage-redis")]
 pub(crate) use self::in_redis::RedisConn;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
@@ -92,34 +92,52 @@ mod in_memory {
     use moka::future::Cache;
     use moka::Expiry;
 
-    /// A cached value that knows how long it lives from when it is written.
-    pub(crate) trait Lifetime {
-        /// The time left, computed when the value was made.
-        fn lifetime(&self) -> Duration;
+    /// A cached value and how long it lives from when it is written.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Timed<V> {
+        /// The value.
+        pub(crate) value: V,
+        lifetime: Duration,
+    }
+
+    impl<V> Timed<V> {
+        /// `value`, written at `now` and living until `until` (Unix ms, by the caller's
+        /// clock: moka counts the lifetime on its own).
+        pub(crate) fn new(value: V, now: i64, until: i64) -> Self {
+            let left = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
+            Timed {
+                value,
+                lifetime: Duration::from_millis(left),
+            }
+        }
     }
 
     struct OwnLifetime;
 
-    impl<V: Lifetime> Expiry<String, V> for OwnLifetime {
-        fn expire_after_create(&self, _: &String, value: &V, _: Instant) -> Option<Duration> {
-            Some(value.lifetime())
+    impl<V> Expiry<String, Timed<V>> for OwnLifetime {
+        fn expire_after_create(
+            &self,
+            _: &String,
+            value: &Timed<V>,
+            _: Instant,
+        ) -> Option<Duration> {
+            Some(value.lifetime)
         }
 
         fn expire_after_update(
             &self,
             _: &String,
-            value: &V,
+            value: &Timed<V>,
             _: Instant,
             _: Option<Duration>,
         ) -> Option<Duration> {
-            Some(value.lifetime())
+            Some(value.lifetime)
         }
     }
 
     /// A cache whose entries leave at the end of their own lifetime, never earlier: no
     /// capacity, no eviction (an evicted counter or session would silently be forgotten).
-    pub(crate) fn expiring_cache<V: Lifetime + Clone + Send + Sync + 'static>() -> Cache<String, V>
-    {
+    pub(crate) fn expiring_cache<V: Clone + Send + Sync + 'static>() -> Cache<String, Timed<V>> {
         Cache::builder().expire_after(OwnLifetime).build()
     }
 }
@@ -267,6 +285,19 @@ mod in_sql {
             created.map_err(|e| self.fail("cannot create the table", e))
         }
 
+        /// Runs `text` with the one parameter `key`.
+        pub(crate) async fn execute_for(
+            &self,
+            text: &Arc<str>,
+            key: &str,
+            context: &str,
+        ) -> Result<()> {
+            with_pool!(&self.pool, pool => {
+                sqlx::query(statement(text)).bind(key).execute(pool).await.map(drop)
+            })
+            .map_err(|e| self.fail(context, e))
+        }
+
         /// Deletes the rows that expired at or before `now_ms`.
         async fn purge(&self, now_ms: i64) -> Result<u64> {
             with_pool!(&self.pool, pool => {
@@ -323,24 +354,26 @@ mod in_sql {
 #[cfg(feature = "storage-redis")]
 mod in_redis {
     use ::redis::aio::ConnectionManager;
+    use ::redis::{Cmd, FromRedisValue};
 
     use crate::storage::failure::Redactor;
     use crate::{Error, Result};
 
-    /// A connection to the Redis server of `jwt.token_storage`.
+    /// A connection to the Redis server of `jwt.token_storage`, for keys under one prefix.
     pub(crate) struct RedisConn {
         conn: ConnectionManager,
         redactor: Redactor,
         what: &'static str,
+        prefix: String,
     }
 
     impl RedisConn {
-        /// Connects to `url`.
+        /// Connects to `url`, for keys under `prefix`.
         ///
         /// # Errors
         /// [`Error::Config`] on a URL that does not parse; [`Error::Unavailable`] when the
         /// server cannot be reached.
-        pub(crate) async fn connect(url: &str, what: &'static str) -> Result<Self> {
+        pub(crate) async fn connect(url: &str, prefix: &str, what: &'static str) -> Result<Self> {
             let redactor = Redactor::for_url(url);
             let client = ::redis::Client::open(url).map_err(|e| redactor.bad_url(e))?;
             match crate::storage::redis::manager(client).await {
@@ -348,6 +381,7 @@ mod in_redis {
                     conn,
                     redactor,
                     what,
+                    prefix: prefix.to_owned(),
                 }),
                 Err(err) => Err(Error::Unavailable {
                     what,
@@ -362,6 +396,28 @@ mod in_redis {
         /// A handle on the shared connection.
         pub(crate) fn conn(&self) -> ConnectionManager {
             self.conn.clone()
+        }
+
+        /// The Redis key of `key`: the prefix, then `key`.
+        pub(crate) fn key(&self, key: &str) -> String {
+            format!("{}{key}", self.prefix)
+        }
+
+        /// Runs `command`; a failure is [`Error::Unavailable`] saying `context`.
+        pub(crate) async fn run<T: FromRedisValue>(
+            &self,
+            context: &str,
+            command: &Cmd,
+        ) -> Result<T> {
+            let result = command.query_async(&mut self.conn()).await;
+            result.map_err(|e| self.fail(context, e))
+        }
+
+        /// Deletes `key` (under the prefix).
+        pub(crate) async fn unlink(&self, key: &str, context: &str) -> Result<()> {
+            let mut command = ::redis::cmd("UNLINK");
+            command.arg(self.key(key));
+            self.run(context, &command).await
         }
 
         /// An [`Error::Unavailable`] for a Redis error, credentials scrubbed.

@@ -35,6 +35,7 @@ use std::time::{Duration, SystemTime};
 use crate::auth::{AuthUser, LockoutScope};
 use crate::jwt::{Claims, Jwt};
 use crate::session::SessionId;
+use crate::settings::{HostHeaderValidationSettings, IpValidationSettings};
 
 /// How long an async listener may run before it is cut off.
 pub const LISTENER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -108,6 +109,9 @@ pub enum SecurityEvent {
     InvalidAuthentication(Box<crate::firewall::InvalidAccess>),
     /// A rule or guard refused an authenticated request (`cbSecurity_onInvalidAuthorization`).
     InvalidAuthorization(Box<crate::firewall::InvalidAccess>),
+    /// Host header or IP validation refused a request (`cbSecurity_onFirewallBlock`); the 403
+    /// is always sent.
+    FirewallBlock(FirewallBlock),
     /// An already-rotated refresh token was presented again: its family (the login session)
     /// was revoked (portcullis addition).
     RefreshReuseDetected {
@@ -183,6 +187,7 @@ impl SecurityEvent {
             SecurityEvent::Logout { .. } => "logout",
             SecurityEvent::LoginFailure { .. } => "login_failure",
             SecurityEvent::LoginLockout { .. } => "login_lockout",
+            SecurityEvent::FirewallBlock(_) => "firewall_block",
         }
     }
 }
@@ -257,9 +262,48 @@ impl fmt::Debug for SecurityEvent {
                 .field("by", by)
                 .field("failures", failures)
                 .field("until", until),
+            SecurityEvent::FirewallBlock(block) => match block {
+                FirewallBlock::HostHeader { incoming_host, .. } => out
+                    .field("type", &block.kind())
+                    .field("incoming_host", incoming_host),
+                FirewallBlock::IpValidation { incoming_ip, .. } => out
+                    .field("type", &block.kind())
+                    .field("incoming_ip", incoming_ip),
+            },
             SecurityEvent::JwtExpiration { .. } | SecurityEvent::JwtInvalidateAllTokens => &mut out,
         };
         out.finish_non_exhaustive()
+    }
+}
+
+/// The data of [`SecurityEvent::FirewallBlock`] (spec §2.10): which check refused the request,
+/// its settings, and the value it refused.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FirewallBlock {
+    /// The host the client asked for is not allowed (cbsecurity type `hostheader`).
+    HostHeader {
+        /// The `security_headers.host_header_validation` settings.
+        config: Arc<HostHeaderValidationSettings>,
+        /// The host checked (`None`: the request named none; cbsecurity's `none`).
+        incoming_host: Option<String>,
+    },
+    /// The client's address is not allowed (cbsecurity type `ipvalidation`).
+    IpValidation {
+        /// The `security_headers.ip_validation` settings.
+        config: Arc<IpValidationSettings>,
+        /// The address checked (`None`: unknown, the server recorded no peer).
+        incoming_ip: Option<IpAddr>,
+    },
+}
+
+impl FirewallBlock {
+    /// cbsecurity's `type`: `hostheader` or `ipvalidation`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FirewallBlock::HostHeader { .. } => "hostheader",
+            FirewallBlock::IpValidation { .. } => "ipvalidation",
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 pub mod auth;
 mod backend;
 pub mod clock;
+#[cfg(feature = "csrf")]
+pub mod csrf;
 mod error;
 pub mod events;
 mod extension;
@@ -17,6 +19,8 @@ pub mod firewall;
 #[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod guard;
+#[cfg(feature = "headers")]
+pub mod headers;
 pub mod jwt;
 pub mod net;
 mod random;

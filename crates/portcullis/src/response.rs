@@ -79,16 +79,34 @@ pub fn reject(status: StatusCode, kind: &'static str, message: impl Into<String>
         messages: vec![message.clone()],
         data: Value::Null,
     };
-    let mut response = (status, Json(envelope)).into_response();
+    refusal((status, Json(envelope)).into_response(), kind, message)
+}
+
+/// `response` marked as a refusal: not cached, with its [`Rejection`].
+fn refusal(mut response: Response, kind: &'static str, message: String) -> Response {
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let status = response.status();
     response.extensions_mut().insert(Rejection {
         status,
         kind,
         message,
     });
     response
+}
+
+/// A refusal in the client's format: the JSON envelope of [`reject`] when `json` (the client
+/// asked for JSON), else `message` as `text/plain`; both carry the [`Rejection`] extension.
+pub fn refuse(json: bool, status: StatusCode, kind: &'static str, message: &str) -> Response {
+    if json {
+        return reject(status, kind, message);
+    }
+    refusal(
+        (status, message.to_owned()).into_response(),
+        kind,
+        message.to_owned(),
+    )
 }
 
 /// The status an error is answered with.

@@ -27,44 +27,11 @@ use portcullis::auth::{LockoutScope, LoginThrottle};
 use portcullis::clock::{Clock, ManualClock};
 use portcullis::events::SecurityEvent;
 use portcullis::settings::Settings;
-use portcullis::Error;
 
 use backends::Backend;
 use support::{start, start_with_clock, Browser};
 
-/// One `#[tokio::test]` per backend for each scenario, in a module per scenario.
-macro_rules! on_every_backend {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn memory() {
-                    super::$scenario(super::Backend::memory().unwrap()).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$scenario(super::Backend::sqlite().unwrap()).await;
-                }
-                #[cfg(feature = "storage-postgres")]
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(backend) = super::Backend::postgres() {
-                        super::$scenario(backend).await;
-                    }
-                }
-                #[cfg(feature = "storage-redis")]
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn redis() {
-                    if let Some(backend) = super::Backend::redis() {
-                        super::$scenario(backend).await;
-                    }
-                }
-            }
-        )*
-    };
-}
-
-on_every_backend!(
+support::on_every_backend!(
     failures_lock_the_username_with_a_doubling_delay,
     a_success_clears_the_usernames_count,
     the_address_is_counted_across_usernames,
@@ -366,7 +333,7 @@ async fn an_unreachable_backend_fails_closed() {
     ))
     .unwrap();
     match LoginThrottle::from_settings(&settings).await {
-        Err(Error::Unavailable { what, reason }) => {
+        Err(portcullis::Error::Unavailable { what, reason }) => {
             assert_eq!(what, "login protection storage");
             assert!(!reason.contains("pa55word"), "{reason}");
         }

@@ -29,39 +29,7 @@ use support::{settings, start, Browser};
 
 const COOKIE: &str = "__Host-portcullis_session";
 
-/// One `#[tokio::test]` per backend for each scenario, in a module per scenario.
-macro_rules! on_every_backend {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn memory() {
-                    super::$scenario(super::Backend::memory().unwrap()).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$scenario(super::Backend::sqlite().unwrap()).await;
-                }
-                #[cfg(feature = "storage-postgres")]
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(backend) = super::Backend::postgres() {
-                        super::$scenario(backend).await;
-                    }
-                }
-                #[cfg(feature = "storage-redis")]
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn redis() {
-                    if let Some(backend) = super::Backend::redis() {
-                        super::$scenario(backend).await;
-                    }
-                }
-            }
-        )*
-    };
-}
-
-on_every_backend!(
+support::on_every_backend!(
     login_opens_guarded_routes,
     login_rotates_the_session_id,
     logout_destroys_the_session,

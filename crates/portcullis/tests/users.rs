@@ -7,6 +7,7 @@
 #[path = "storage/backends.rs"]
 #[allow(dead_code)]
 mod backends;
+mod common;
 
 use backends::{Backend, Kind};
 use portcullis::auth::{legacy_digest, PasswordScheme, UserService};
@@ -517,10 +518,16 @@ async fn registration_follows_the_settings(db: &Db) {
 
 async fn concurrent_start_ups_migrate_once(db: &Db) {
     let settings = db.settings("");
-    let starts = (0..4).map(|_| {
-        let settings = settings.clone();
-        tokio::spawn(async move { SqlUserStore::from_settings(&settings).await })
-    });
+    // The database is held while the instances start, so that they reach it together.
+    let hold = Hold::take(db).await;
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            let settings = settings.clone();
+            tokio::spawn(async move { SqlUserStore::from_settings(&settings).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    hold.release().await;
     let mut stores = Vec::new();
     for start in starts {
         stores.push(start.await.unwrap().expect("every instance starts"));
@@ -529,7 +536,7 @@ async fn concurrent_start_ups_migrate_once(db: &Db) {
         .add(NewUser::new("lee", "lee's password"))
         .await
         .unwrap();
-    assert!(can_log_in(&stores[3], "lee", "lee's password").await);
+    assert!(can_log_in(&stores[5], "lee", "lee's password").await);
     assert_eq!(
         applied_migrations(db).await,
         vec![(1, "create the users table".to_owned())]
@@ -538,6 +545,66 @@ async fn concurrent_start_ups_migrate_once(db: &Db) {
     // Starting again changes nothing.
     db.open().await;
     assert_eq!(applied_migrations(db).await.len(), 1);
+}
+
+/// A connection holding the test's database, so that instances starting meanwhile queue up
+/// and then contend for the migration at once: an empty migrations table is made beforehand
+/// (as by an earlier version), then locked — SQLite: the write lock; PostgreSQL: the table.
+enum Hold {
+    Sqlite(sqlx::SqliteConnection),
+    #[cfg(feature = "storage-postgres")]
+    Postgres(sqlx::PgConnection),
+}
+
+impl Hold {
+    async fn take(db: &Db) -> Hold {
+        use sqlx::Connection;
+        let Backend { url, namespace, .. } = &db.backend;
+        let table = format!("\"{namespace}_migrations\"");
+        let create = format!(
+            "CREATE TABLE {table} (version BIGINT PRIMARY KEY, \
+             description VARCHAR(200) NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        );
+        let statements = |lock: &[&str]| {
+            let mut all = vec![create.clone()];
+            all.extend(lock.iter().map(|s| s.replace("{table}", &table)));
+            all.into_iter().map(sqlx::AssertSqlSafe)
+        };
+        match db.backend.kind {
+            Kind::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc"))
+                    .await
+                    .unwrap();
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                for statement in statements(&["BEGIN IMMEDIATE"]) {
+                    sqlx::query(statement).execute(&mut conn).await.unwrap();
+                }
+                Hold::Sqlite(conn)
+            }
+            #[cfg(feature = "storage-postgres")]
+            Kind::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                let lock = ["BEGIN", "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"];
+                for statement in statements(&lock) {
+                    sqlx::query(statement).execute(&mut conn).await.unwrap();
+                }
+                Hold::Postgres(conn)
+            }
+            _ => unreachable!("SQL backends only"),
+        }
+    }
+
+    async fn release(self) {
+        let committed = match self {
+            Hold::Sqlite(mut conn) => sqlx::query("COMMIT").execute(&mut conn).await.map(|_| ()),
+            #[cfg(feature = "storage-postgres")]
+            Hold::Postgres(mut conn) => sqlx::query("COMMIT").execute(&mut conn).await.map(|_| ()),
+        };
+        committed.unwrap();
+    }
 }
 
 /// The rows of the test table's migrations table, read directly.
@@ -695,9 +762,7 @@ mod http {
             .layer(JwtAuthLayer::new(jwt.clone()))
             .route("/login", post(login))
             .with_state(jwt);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = common::server::serve(app).await;
         let client = reqwest::Client::new();
         let login = |password: &'static str| {
             client

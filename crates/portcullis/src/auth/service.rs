@@ -170,6 +170,12 @@ macro_rules! delegate_auth_service {
 delegate_auth_service!(Arc);
 delegate_auth_service!(Box);
 
+/// The user an earlier call put into the request, if any.
+pub(crate) fn cached_user<U: Clone + Send + Sync + 'static>(parts: &Parts) -> Option<U> {
+    let CurrentUser(user) = parts.extensions.get::<CurrentUser<U>>()?;
+    Some(user.clone())
+}
+
 /// Makes `user` the request's user: [`CurrentUser`] and [`Identity`] (granted `scopes`).
 pub(crate) fn set_current_user<U: AuthUser + Clone, S: Into<String>>(
     parts: &mut Parts,
@@ -201,8 +207,8 @@ where
     /// The user of the request's access token; a missing, expired, invalid or revoked token
     /// is a guest. Token storage being unreachable is an error.
     async fn current_user(&self, parts: &mut Parts) -> Result<Option<U>> {
-        if let Some(CurrentUser(user)) = parts.extensions.get::<CurrentUser<U>>() {
-            return Ok(Some(user.clone()));
+        if let Some(user) = cached_user::<U>(parts) {
+            return Ok(Some(user));
         }
         match self.parse_request(parts).await {
             Ok(authenticated) => Ok(Some(authenticated.user)),
@@ -295,8 +301,8 @@ impl<S: UserService> AuthService for BasicAuthService<S> {
     }
 
     async fn current_user(&self, parts: &mut Parts) -> Result<Option<S::User>> {
-        if let Some(CurrentUser(user)) = parts.extensions.get::<CurrentUser<S::User>>() {
-            return Ok(Some(user.clone()));
+        if let Some(user) = cached_user::<S::User>(parts) {
+            return Ok(Some(user));
         }
         let Some((username, password)) = basic_credentials(&parts.headers) else {
             return Ok(None);

@@ -41,8 +41,8 @@ use async_trait::async_trait;
 use http::request::Parts;
 
 use super::Session;
-use crate::auth::service::{announce_login, clear_current_user, set_current_user};
-use crate::auth::{AuthService, AuthUser, CurrentUser, Login, UserService};
+use crate::auth::service::{announce_login, cached_user, clear_current_user, set_current_user};
+use crate::auth::{AuthService, AuthUser, Login, UserService};
 use crate::events::{EventBus, SecurityEvent};
 use crate::Result;
 
@@ -89,8 +89,8 @@ impl<S: UserService> AuthService for SessionAuthService<S> {
     /// The session's user. A request outside [`SessionLayer`](super::SessionLayer) is a
     /// guest.
     async fn current_user(&self, parts: &mut Parts) -> Result<Option<S::User>> {
-        if let Some(CurrentUser(user)) = parts.extensions.get::<CurrentUser<S::User>>() {
-            return Ok(Some(user.clone()));
+        if let Some(user) = cached_user::<S::User>(parts) {
+            return Ok(Some(user));
         }
         let Some(session) = parts.extensions.get::<Session>().cloned() else {
             tracing::debug!("no session on this request: add SessionLayer; treated as a guest");

@@ -131,30 +131,16 @@ pub use self::sql::SqlSessionStore;
 
 #[cfg(feature = "storage-memory")]
 mod memory {
-    use std::time::Duration;
-
     use moka::future::Cache;
 
     use super::*;
-    use crate::backend::{expiring_cache, Lifetime};
-
-    #[derive(Clone)]
-    struct Entry {
-        record: Arc<SessionRecord>,
-        lifetime: Duration,
-    }
-
-    impl Lifetime for Entry {
-        fn lifetime(&self) -> Duration {
-            self.lifetime
-        }
-    }
+    use crate::backend::{expiring_cache, Timed};
 
     /// Sessions in process memory (feature `storage-memory`): for one instance, tests and
     /// development; every session is lost at a restart. No capacity limit: a session leaves
     /// at its expiry, never earlier (only sessions something was put into are stored).
     pub struct MemorySessionStore {
-        sessions: Cache<String, Entry>,
+        sessions: Cache<String, Timed<Arc<SessionRecord>>>,
     }
 
     impl MemorySessionStore {
@@ -181,16 +167,16 @@ mod memory {
         async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
             let entry = self.sessions.get(key).await;
             Ok(entry
-                .filter(|e| now < e.record.expires_at)
-                .map(|e| (*e.record).clone()))
+                .filter(|e| now < e.value.expires_at)
+                .map(|e| (*e.value).clone()))
         }
 
         async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
-            let left = record.expires_at.saturating_sub(record.last_seen);
-            let entry = Entry {
-                record: Arc::new(record.clone()),
-                lifetime: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
-            };
+            let entry = Timed::new(
+                Arc::new(record.clone()),
+                record.last_seen,
+                record.expires_at,
+            );
             self.sessions.insert(key.to_owned(), entry).await;
             Ok(())
         }
@@ -282,10 +268,9 @@ mod sql {
         }
 
         async fn delete(&self, key: &str) -> Result<()> {
-            let done = with_pool!(self.table.pool(), pool => {
-                sqlx::query(statement(&self.delete)).bind(key).execute(pool).await.map(drop)
-            });
-            done.map_err(|e| self.table.fail("cannot delete the session", e))
+            self.table
+                .execute_for(&self.delete, key, "cannot delete the session")
+                .await
         }
     }
 }
@@ -300,7 +285,6 @@ mod redis {
     /// `expires_at` (`PXAT`), so Redis forgets it exactly then.
     pub struct RedisSessionStore {
         redis: RedisConn,
-        prefix: String,
     }
 
     impl RedisSessionStore {
@@ -311,13 +295,8 @@ mod redis {
         /// cannot be reached.
         pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
             Ok(RedisSessionStore {
-                redis: RedisConn::connect(url, WHAT).await?,
-                prefix: key_prefix.to_owned(),
+                redis: RedisConn::connect(url, key_prefix, WHAT).await?,
             })
-        }
-
-        fn key(&self, key: &str) -> String {
-            format!("{}{key}", self.prefix)
         }
     }
 
@@ -328,32 +307,25 @@ mod redis {
         }
 
         async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
-            let value: Option<String> = ::redis::cmd("GET")
-                .arg(self.key(key))
-                .query_async(&mut self.redis.conn())
-                .await
-                .map_err(|e| self.redis.fail("cannot read the session", e))?;
+            let mut command = ::redis::cmd("GET");
+            command.arg(self.redis.key(key));
+            let value: Option<String> = self.redis.run("cannot read the session", &command).await?;
             let record = value.as_deref().map(decode).transpose()?;
             Ok(record.filter(|r| now < r.expires_at))
         }
 
         async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
-            ::redis::cmd("SET")
-                .arg(self.key(key))
+            let mut command = ::redis::cmd("SET");
+            command
+                .arg(self.redis.key(key))
                 .arg(encode(record)?)
                 .arg("PXAT")
-                .arg(record.expires_at.max(1))
-                .query_async::<()>(&mut self.redis.conn())
-                .await
-                .map_err(|e| self.redis.fail("cannot save the session", e))
+                .arg(record.expires_at.max(1));
+            self.redis.run("cannot save the session", &command).await
         }
 
         async fn delete(&self, key: &str) -> Result<()> {
-            ::redis::cmd("UNLINK")
-                .arg(self.key(key))
-                .query_async::<()>(&mut self.redis.conn())
-                .await
-                .map_err(|e| self.redis.fail("cannot delete the session", e))
+            self.redis.unlink(key, "cannot delete the session").await
         }
     }
 }

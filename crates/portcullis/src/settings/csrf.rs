@@ -56,14 +56,18 @@ pub struct CsrfSettings {
     /// Default: 30 minutes.
     #[serde(with = "duration::minutes")]
     pub rotation_timeout: Duration,
-    /// `enable_endpoint`: serve `GET /cbcsrf/generate/{key}` to authenticated users.
-    /// Default: `false`.
+    /// `enable_endpoint`: serve `GET /portcullis/csrf/generate/{key}` (cbcsrf:
+    /// `/cbcsrf/generate/{key}`) to authenticated users. Default: `false`.
     pub enable_endpoint: bool,
     /// `enable_auth_token_rotator`: discard the session's tokens at login and logout.
     /// Default: `true` (as cbsecurity; cbcsrf alone defaulted to `false`).
     pub enable_auth_token_rotator: bool,
     /// `fetch_metadata`: Fetch Metadata checks. Default: disabled.
     pub fetch_metadata: FetchMetadataSettings,
+    /// `max_form_size`: the largest URL-encoded form body, in bytes, the auto verifier reads
+    /// to find the `csrf` field (portcullis addition); larger bodies are refused with 413.
+    /// Default: `2097152` (2 MiB, axum's default body limit).
+    pub max_form_size: usize,
 }
 
 impl Default for CsrfSettings {
@@ -75,6 +79,7 @@ impl Default for CsrfSettings {
             enable_endpoint: false,
             enable_auth_token_rotator: true,
             fetch_metadata: FetchMetadataSettings::default(),
+            max_form_size: 2 * 1024 * 1024,
         }
     }
 }
@@ -93,6 +98,23 @@ fn is_origin(origin: &str) -> bool {
 impl CsrfSettings {
     /// Checks the section; errors name the offending key.
     pub(crate) fn validate(&self) -> Result<()> {
+        for pattern in &self.verify_excludes {
+            if let Err(error) = regex::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .build()
+            {
+                return Err(Error::config(
+                    "csrf.verify_excludes",
+                    format!("{pattern:?} is not a regular expression: {error}"),
+                ));
+            }
+        }
+        if self.max_form_size == 0 {
+            return Err(Error::config(
+                "csrf.max_form_size",
+                "0 would refuse every form: give a size in bytes",
+            ));
+        }
         for origin in &self.fetch_metadata.allowed_origins {
             if !is_origin(origin) {
                 return Err(Error::config(

@@ -153,8 +153,9 @@ pub struct ContentSecurityPolicySettings {
     /// `report_only`: send `Content-Security-Policy-Report-Only` instead (portcullis
     /// addition). Default: `false`.
     pub report_only: bool,
-    /// `nonce`: add a fresh per-response nonce to `script-src`/`style-src` (portcullis
-    /// addition). Default: `false`.
+    /// `nonce`: add a fresh per-response nonce (portcullis addition): at each `{nonce}` in
+    /// the policy, else as `'nonce-…'` after the sources of `script-src` and `style-src`
+    /// (one of them is then required). Default: `false`.
     pub nonce: bool,
 }
 
@@ -311,13 +312,25 @@ impl Default for ReferrerPolicySettings {
 }
 
 /// Redirect plain-HTTP requests to HTTPS.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct SecureSslRedirectsSettings {
     /// `enabled`. Default: `false`. `X-Forwarded-Proto` is believed only from
     /// `firewall.trusted_proxies` (cbsecurity believed it from anyone).
     pub enabled: bool,
+    /// `https_port`: the port of the redirect target; the request's own port is dropped
+    /// (portcullis addition). Default: `443` (no port in the URL).
+    pub https_port: u16,
+}
+
+impl Default for SecureSslRedirectsSettings {
+    fn default() -> Self {
+        SecureSslRedirectsSettings {
+            enabled: false,
+            https_port: 443,
+        }
+    }
 }
 
 /// `X-XSS-Protection`.
@@ -422,6 +435,10 @@ pub struct SecurityHeadersSettings {
     /// `enabled`: the whole section; `false` sends no header and skips the host/IP/SSL
     /// checks. Default: `true`.
     pub enabled: bool,
+    /// `replace_existing`: replace a header the application already set on a response
+    /// (portcullis addition). Default: `false` — the application's own value is kept, so one
+    /// page can e.g. allow framing.
+    pub replace_existing: bool,
     /// `trust_upstream`: host and IP validation read `X-Forwarded-Host` / `X-Forwarded-For`
     /// — but only from `firewall.trusted_proxies`. Default: `false`. cbsecurity trusted them
     /// from any client, which lets a client choose the value being checked.
@@ -460,6 +477,7 @@ impl Default for SecurityHeadersSettings {
     fn default() -> Self {
         SecurityHeadersSettings {
             enabled: true,
+            replace_existing: false,
             trust_upstream: false,
             content_security_policy: ContentSecurityPolicySettings::default(),
             content_type_options: ContentTypeOptionsSettings::default(),
@@ -502,6 +520,20 @@ impl SecurityHeadersSettings {
     pub(crate) fn validate(&self) -> Result<()> {
         let csp = &self.content_security_policy;
         header_text("content_security_policy.policy", &csp.policy, csp.enabled)?;
+        #[cfg(feature = "headers")]
+        if csp.enabled && csp.nonce && !crate::headers::policy_takes_nonce(&csp.policy) {
+            return Err(Error::config(
+                format!("{PREFIX}.content_security_policy.nonce"),
+                "the policy has no script-src or style-src directive and no {nonce} \
+                 placeholder to put the nonce in",
+            ));
+        }
+        if self.secure_ssl_redirects.https_port == 0 {
+            return Err(Error::config(
+                format!("{PREFIX}.secure_ssl_redirects.https_port"),
+                "0 is not a port",
+            ));
+        }
         let pp = &self.permissions_policy;
         header_text("permissions_policy.value", &pp.value, pp.enabled)?;
         for (name, value) in &self.custom_headers {

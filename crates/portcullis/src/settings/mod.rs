@@ -113,7 +113,7 @@ use crate::{Error, Result};
 /// The whole settings tree. `Settings::default()` is cbsecurity's defaults (with
 /// portcullis's safer choices where documented).
 ///
-/// Sections not listed here (users, gateway) will be added as new fields; every section
+/// Sections not listed here (the gateway) will be added as new fields; every section
 /// defaults when absent, so existing files keep loading.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -1,6 +1,13 @@
 //! What the user store accepts: every value is bounded and checked before it reaches SQL or
 //! the password hasher. Failures are [`Error::InvalidInput`] naming the field; a password is
 //! never quoted.
+//!
+//! Without a database feature the store is not compiled, and only [`grants`] (which the
+//! settings use for `users.default_roles`) and the constants are needed.
+#![cfg_attr(
+    not(any(feature = "storage-sqlite", feature = "storage-postgres")),
+    allow(dead_code)
+)]
 
 use crate::{Error, Result};
 

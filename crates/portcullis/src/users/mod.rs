@@ -88,11 +88,13 @@
 //! # Ok(()) }
 //! ```
 
+// Without a database feature only the bounds remain (the settings check against them).
 pub(crate) mod input;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 mod schema;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 mod store;
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 mod user;
 
 pub use self::input::{MAX_EMAIL, MAX_GRANTS, MAX_NAME, MAX_USERNAME, PASSWORD_CAP};
@@ -100,4 +102,5 @@ pub use self::input::{MAX_EMAIL, MAX_GRANTS, MAX_NAME, MAX_USERNAME, PASSWORD_CA
 pub use self::schema::SCHEMA_VERSION;
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 pub use self::store::SqlUserStore;
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 pub use self::user::{Access, NewUser, StoredUser};

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: fixture keys by algorithm.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod server;
 pub mod users;
 
 use std::path::PathBuf;

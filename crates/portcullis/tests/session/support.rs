@@ -33,6 +33,39 @@ use serde_json::json;
 use crate::backends::{Backend, Kind};
 use crate::common::users::{User, Users};
 
+/// One `#[tokio::test]` per backend for each scenario, in a module per scenario.
+macro_rules! on_every_backend {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn memory() {
+                    super::$scenario(crate::backends::Backend::memory().unwrap()).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$scenario(crate::backends::Backend::sqlite().unwrap()).await;
+                }
+                #[cfg(feature = "storage-postgres")]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(backend) = crate::backends::Backend::postgres() {
+                        super::$scenario(backend).await;
+                    }
+                }
+                #[cfg(feature = "storage-redis")]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn redis() {
+                    if let Some(backend) = crate::backends::Backend::redis() {
+                        super::$scenario(backend).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_every_backend;
+
 /// Settings that put sessions and login counters on `backend`, in this test's own table or
 /// key prefix, with firewall rules guarding `/me` (any user) and `/admin` (role `admin`).
 pub fn settings(backend: &Backend) -> Settings {

@@ -110,26 +110,14 @@ pub use self::sql::SqlAttemptStore;
 
 #[cfg(feature = "storage-memory")]
 mod memory {
-    use std::time::Duration;
-
     use moka::future::Cache;
     use moka::ops::compute::{CompResult, Op};
 
     use super::*;
-    use crate::backend::{expiring_cache, Lifetime};
+    use crate::backend::{expiring_cache, Timed};
 
-    #[derive(Debug, Clone, Copy)]
-    struct Entry {
-        attempts: Attempts,
-        keep_until: i64,
-        lifetime: Duration,
-    }
-
-    impl Lifetime for Entry {
-        fn lifetime(&self) -> Duration {
-            self.lifetime
-        }
-    }
+    /// A count and when it expires (Unix ms).
+    type Entry = Timed<(Attempts, i64)>;
 
     /// Failed logins counted in process memory (feature `storage-memory`): for one
     /// instance; counts are lost at a restart. Each count leaves at its expiry, never
@@ -161,7 +149,10 @@ mod memory {
 
         async fn get(&self, key: &str, now: i64) -> Result<Option<Attempts>> {
             let entry = self.counts.get(key).await;
-            Ok(entry.filter(|e| now < e.keep_until).map(|e| e.attempts))
+            Ok(entry
+                .map(|e| e.value)
+                .filter(|(_, keep_until)| now < *keep_until)
+                .map(|(attempts, _)| attempts))
         }
 
         async fn record_failure(&self, key: &str, now: i64, keep_until: i64) -> Result<u64> {
@@ -171,23 +162,20 @@ mod memory {
                 .entry_by_ref(key)
                 .and_compute_with(|current| {
                     let before = current
-                        .map(|e| e.into_value())
-                        .filter(|e| now < e.keep_until)
-                        .map_or(0, |e| e.attempts.failures);
-                    let left = u64::try_from(keep_until.saturating_sub(now)).unwrap_or(0);
-                    std::future::ready(Op::Put(Entry {
-                        attempts: Attempts {
-                            failures: before.saturating_add(1),
-                            last_failure: now,
-                        },
-                        keep_until,
-                        lifetime: Duration::from_millis(left),
-                    }))
+                        .map(|e| e.into_value().value)
+                        .filter(|(_, until)| now < *until)
+                        .map_or(0, |(attempts, _)| attempts.failures);
+                    let attempts = Attempts {
+                        failures: before.saturating_add(1),
+                        last_failure: now,
+                    };
+                    let entry = Timed::new((attempts, keep_until), now, keep_until);
+                    std::future::ready(Op::Put(entry))
                 })
                 .await;
             Ok(match result {
                 CompResult::Inserted(e) | CompResult::ReplacedWith(e) => {
-                    e.into_value().attempts.failures
+                    e.into_value().value.0.failures
                 }
                 // `Op::Put` always stores.
                 _ => 1,
@@ -291,10 +279,9 @@ mod sql {
         }
 
         async fn reset(&self, key: &str) -> Result<()> {
-            let done = with_pool!(self.table.pool(), pool => {
-                sqlx::query(statement(&self.reset)).bind(key).execute(pool).await.map(drop)
-            });
-            done.map_err(|e| self.table.fail("cannot clear the login failures", e))
+            self.table
+                .execute_for(&self.reset, key, "cannot clear the login failures")
+                .await
         }
     }
 }
@@ -334,7 +321,6 @@ return n
     /// its `exp`; a count is one Lua script.
     pub struct RedisAttemptStore {
         redis: RedisConn,
-        prefix: String,
     }
 
     impl RedisAttemptStore {
@@ -345,13 +331,8 @@ return n
         /// [`Error::Unavailable`](crate::Error::Unavailable) when Redis cannot be reached.
         pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
             Ok(RedisAttemptStore {
-                redis: RedisConn::connect(url, WHAT).await?,
-                prefix: key_prefix.to_owned(),
+                redis: RedisConn::connect(url, key_prefix, WHAT).await?,
             })
-        }
-
-        fn key(&self, key: &str) -> String {
-            format!("{}{key}", self.prefix)
         }
     }
 
@@ -362,15 +343,16 @@ return n
         }
 
         async fn get(&self, key: &str, now: i64) -> Result<Option<Attempts>> {
-            let (failures, last, exp): (Option<u64>, Option<i64>, Option<i64>) =
-                ::redis::cmd("HMGET")
-                    .arg(self.key(key))
-                    .arg("n")
-                    .arg("last")
-                    .arg("exp")
-                    .query_async(&mut self.redis.conn())
-                    .await
-                    .map_err(|e| self.redis.fail("cannot read the login failures", e))?;
+            let mut command = ::redis::cmd("HMGET");
+            command
+                .arg(self.redis.key(key))
+                .arg("n")
+                .arg("last")
+                .arg("exp");
+            let (failures, last, exp): (Option<u64>, Option<i64>, Option<i64>) = self
+                .redis
+                .run("cannot read the login failures", &command)
+                .await?;
             Ok(match (failures, last, exp) {
                 (Some(failures), Some(last_failure), Some(exp)) if now < exp => Some(Attempts {
                     failures,
@@ -382,7 +364,7 @@ return n
 
         async fn record_failure(&self, key: &str, now: i64, keep_until: i64) -> Result<u64> {
             RECORD_FAILURE
-                .key(self.key(key))
+                .key(self.redis.key(key))
                 .arg(now)
                 .arg(keep_until.max(1))
                 .invoke_async(&mut self.redis.conn())
@@ -391,11 +373,9 @@ return n
         }
 
         async fn reset(&self, key: &str) -> Result<()> {
-            ::redis::cmd("UNLINK")
-                .arg(self.key(key))
-                .query_async::<()>(&mut self.redis.conn())
+            self.redis
+                .unlink(key, "cannot clear the login failures")
                 .await
-                .map_err(|e| self.redis.fail("cannot clear the login failures", e))
         }
     }
 }
