@@ -620,6 +620,45 @@ async fn identity_headers_reach_the_upstream_and_cannot_be_spoofed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_headers_wrap_every_answer_and_hosts_are_checked() {
+    let (upstream, _) = start_upstream().await;
+    let gateway = Gateway::start(&settings(upstream, "")).await;
+    for (path, status) in [
+        ("/public", StatusCode::OK),
+        ("/api/x", StatusCode::UNAUTHORIZED),
+        ("/portcullis/health", StatusCode::OK),
+    ] {
+        let response = client().get(gateway.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(
+            response.headers()["x-frame-options"],
+            "SAMEORIGIN",
+            "{path}"
+        );
+    }
+
+    let checked = format!(
+        "{}\n[security_headers.host_header_validation]\nenabled = true\nallowed_hosts = \"app.example\"\n",
+        settings(upstream, "")
+    );
+    let gateway = Gateway::start(&checked).await;
+    let wrong_host = client().get(gateway.url("/public")).send().await.unwrap();
+    assert_eq!(wrong_host.status(), StatusCode::FORBIDDEN);
+    let right_host = client()
+        .get(gateway.url("/public"))
+        .header("host", "app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right_host.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_header_names_and_token_forwarding_are_configurable() {
     let (upstream, _) = start_upstream().await;
     let extra = r#"forward_token = true

@@ -4,15 +4,17 @@
 //!
 //! A request goes through, in order:
 //!
-//! 1. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
-//! 2. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
+//! 1. [`HeadersLayer`](crate::headers::HeadersLayer) from `security_headers`: security headers
+//!    on every response (refusals included), HTTPS redirect, host and IP validation;
+//! 2. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
+//! 3. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
 //!    `authentication.login_protection` —, register, logout, refresh, me, health — see
 //!    [`ENDPOINTS_PREFIX`]), answered here and never proxied;
-//! 3. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
+//! 4. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
 //!    `jwt`, `auth` and `basic` over the same users and token storage), which refuses,
 //!    redirects or lets the request on with the caller's [`Identity`](crate::auth::Identity);
-//! 4. [`IdentityHeadersLayer`]: client-sent identity headers removed, the caller's set;
-//! 5. [`ReverseProxy`]: the request streamed to `gateway.upstream` (WebSocket upgrades
+//! 5. [`IdentityHeadersLayer`]: client-sent identity headers removed, the caller's set;
+//! 6. [`ReverseProxy`]: the request streamed to `gateway.upstream` (WebSocket upgrades
 //!    included), the answer streamed back.
 //!
 //! The firewall and the users can be replaced while the gateway runs ([`Gateway::reload`], on
@@ -91,6 +93,7 @@ use crate::auth::{AuthUser, BasicUser, LoginThrottle};
 use crate::events::EventBus;
 use crate::firewall::sources::RuleAssembly;
 use crate::firewall::{AuthValidator, BasicAuthValidator, Firewall, JwtValidator};
+use crate::headers::HeadersLayer;
 use crate::jwt::{JwtService, JwtSubject};
 use crate::net::TrustedProxies;
 use crate::settings::{MatchTarget, Settings};
@@ -126,6 +129,7 @@ struct Inner<U> {
     endpoints: Router,
     proxied: Router,
     limits: RequestLimitsLayer,
+    headers: HeadersLayer,
 }
 
 /// Builds a [`Gateway`].
@@ -185,6 +189,7 @@ where
         });
         let proxied = Router::new().fallback_service(identity.layer(proxy));
         let limits = RequestLimitsLayer::new(gateway.max_body_size, gateway.max_header_size);
+        let headers = HeadersLayer::from_settings(&settings, self.events.clone())?;
         let parts = Parts {
             jwt: &jwt,
             users: &self.users,
@@ -192,7 +197,7 @@ where
             base_dir: self.base_dir.as_ref(),
         };
         let firewall = parts.firewall(&settings).await?;
-        let router = assemble(&endpoints, &proxied, limits, &firewall);
+        let router = assemble(&endpoints, &proxied, limits, &headers, &firewall);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 jwt,
@@ -205,6 +210,7 @@ where
                 endpoints,
                 proxied,
                 limits,
+                headers,
             }),
         })
     }
@@ -262,13 +268,14 @@ fn assemble(
     endpoints: &Router,
     proxied: &Router,
     limits: RequestLimitsLayer,
+    headers: &HeadersLayer,
     firewall: &Firewall,
 ) -> Router {
-    // Security headers and host/IP checks wrap everything here once they are merged.
     endpoints
         .clone()
         .merge(firewall.protect(proxied.clone()))
         .layer(limits)
+        .layer(headers.clone())
 }
 
 impl Gateway<BasicUser> {
@@ -344,7 +351,13 @@ where
         };
         let firewall = parts.firewall(&settings).await?;
         inner.users.reload(&settings).await?;
-        let router = assemble(&inner.endpoints, &inner.proxied, inner.limits, &firewall);
+        let router = assemble(
+            &inner.endpoints,
+            &inner.proxied,
+            inner.limits,
+            &inner.headers,
+            &firewall,
+        );
         let reloaded = Reloaded {
             rules: firewall.ruleset().rules().len(),
             modules: firewall.ruleset().modules().len(),
