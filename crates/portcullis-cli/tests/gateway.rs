@@ -1,5 +1,7 @@
 //! `portcullis serve` end to end: the binary runs as a child process in front of a real axum
 //! upstream, and every test talks to it over real HTTP (and WebSocket) as a client would.
+//! Signals make them Unix-only.
+#![cfg(unix)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -276,13 +278,12 @@ impl Gateway {
         format!("{}{path}", self.base)
     }
 
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name}");
+    /// Sends `signal` (e.g. `libc::SIGHUP`) to the gateway process.
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) takes plain integers; the pid is our own child, still running.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill({pid}, {signal})");
     }
 
     /// Waits for the process to exit.
@@ -757,7 +758,7 @@ async fn sighup_reloads_rules_without_dropping_requests_in_flight() {
         1,
     );
     std::fs::write(gateway.path("rules.json"), rules).unwrap();
-    gateway.signal("HUP");
+    gateway.signal(libc::SIGHUP);
     let reloaded = line_with(&mut gateway.stderr, "reloaded").await;
     assert!(reloaded.contains("4 rules"), "{reloaded}");
 
@@ -781,7 +782,7 @@ async fn sighup_reloads_rules_without_dropping_requests_in_flight() {
 
     // A broken rules file is refused and the rules in force are kept.
     std::fs::write(gateway.path("rules.json"), "[ not json").unwrap();
-    gateway.signal("HUP");
+    gateway.signal(libc::SIGHUP);
     line_with(&mut gateway.stderr, "reload refused").await;
     let still = http
         .get(gateway.url("/reports/today"))
@@ -801,7 +802,7 @@ async fn sigterm_finishes_requests_in_flight_then_exits() {
     feed.send(Bytes::from_static(b"before ")).unwrap();
     assert_eq!(streaming.chunk().await.unwrap().unwrap(), "before ");
 
-    gateway.signal("TERM");
+    gateway.signal(libc::SIGTERM);
     line_with(&mut gateway.stderr, "shutting down").await;
     let refused = client().get(gateway.url("/public")).send().await;
     assert!(refused.is_err(), "no new connection after SIGTERM");
