@@ -4,7 +4,7 @@
 //!
 //! A request goes through, in order:
 //!
-//! 1. [`HeadersLayer`](crate::headers::HeadersLayer) from `security_headers`: security headers
+//! 1. [`HeadersLayer`] from `security_headers`: security headers
 //!    on every response (refusals included), HTTPS redirect, host and IP validation;
 //! 2. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
 //! 3. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
