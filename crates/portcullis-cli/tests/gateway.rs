@@ -1,5 +1,7 @@
 //! `portcullis serve` end to end: the binary runs as a child process in front of a real axum
 //! upstream, and every test talks to it over real HTTP (and WebSocket) as a client would.
+//! Signals make them Unix-only.
+#![cfg(unix)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -276,13 +278,12 @@ impl Gateway {
         format!("{}{path}", self.base)
     }
 
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name}");
+    /// Sends `signal` (e.g. `libc::SIGHUP`) to the gateway process.
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) takes plain integers; the pid is our own child, still running.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill({pid}, {signal})");
     }
 
     /// Waits for the process to exit.
@@ -620,6 +621,45 @@ async fn identity_headers_reach_the_upstream_and_cannot_be_spoofed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_headers_wrap_every_answer_and_hosts_are_checked() {
+    let (upstream, _) = start_upstream().await;
+    let gateway = Gateway::start(&settings(upstream, "")).await;
+    for (path, status) in [
+        ("/public", StatusCode::OK),
+        ("/api/x", StatusCode::UNAUTHORIZED),
+        ("/portcullis/health", StatusCode::OK),
+    ] {
+        let response = client().get(gateway.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(
+            response.headers()["x-frame-options"],
+            "SAMEORIGIN",
+            "{path}"
+        );
+    }
+
+    let checked = format!(
+        "{}\n[security_headers.host_header_validation]\nenabled = true\nallowed_hosts = \"app.example\"\n",
+        settings(upstream, "")
+    );
+    let gateway = Gateway::start(&checked).await;
+    let wrong_host = client().get(gateway.url("/public")).send().await.unwrap();
+    assert_eq!(wrong_host.status(), StatusCode::FORBIDDEN);
+    let right_host = client()
+        .get(gateway.url("/public"))
+        .header("host", "app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right_host.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_header_names_and_token_forwarding_are_configurable() {
     let (upstream, _) = start_upstream().await;
     let extra = r#"forward_token = true
@@ -718,7 +758,7 @@ async fn sighup_reloads_rules_without_dropping_requests_in_flight() {
         1,
     );
     std::fs::write(gateway.path("rules.json"), rules).unwrap();
-    gateway.signal("HUP");
+    gateway.signal(libc::SIGHUP);
     let reloaded = line_with(&mut gateway.stderr, "reloaded").await;
     assert!(reloaded.contains("4 rules"), "{reloaded}");
 
@@ -742,7 +782,7 @@ async fn sighup_reloads_rules_without_dropping_requests_in_flight() {
 
     // A broken rules file is refused and the rules in force are kept.
     std::fs::write(gateway.path("rules.json"), "[ not json").unwrap();
-    gateway.signal("HUP");
+    gateway.signal(libc::SIGHUP);
     line_with(&mut gateway.stderr, "reload refused").await;
     let still = http
         .get(gateway.url("/reports/today"))
@@ -762,7 +802,7 @@ async fn sigterm_finishes_requests_in_flight_then_exits() {
     feed.send(Bytes::from_static(b"before ")).unwrap();
     assert_eq!(streaming.chunk().await.unwrap().unwrap(), "before ");
 
-    gateway.signal("TERM");
+    gateway.signal(libc::SIGTERM);
     line_with(&mut gateway.stderr, "shutting down").await;
     let refused = client().get(gateway.url("/public")).send().await;
     assert!(refused.is_err(), "no new connection after SIGTERM");
@@ -847,6 +887,18 @@ async fn an_unreachable_or_silent_upstream_gets_short_answers() {
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
 }
 
+/// What the demo's echo upstream answers to `GET /api/orders` with `access`.
+async fn echo_as(gateway: &Gateway, access: &str) -> Value {
+    let response = client()
+        .get(gateway.url("/api/orders"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_runs_without_configuration() {
     let dir = tempfile::tempdir().unwrap();
@@ -861,15 +913,7 @@ async fn demo_runs_without_configuration() {
 
     let demo = login(&gateway, "demo", "demo-password").await;
     let access = text(&demo["access_token"]);
-    let echoed: Value = client()
-        .get(gateway.url("/api/orders"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echoed = echo_as(&gateway, access).await;
     assert_eq!(echoed["identity"]["username"], "demo");
     assert_eq!(
         echoed["identity"]["user_id"].as_str().unwrap().len(),
@@ -897,16 +941,7 @@ async fn demo_runs_without_configuration() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: Value = created.json().await.unwrap();
     let zoe = text(&created["data"]["access_token"]);
-    let echoed: Value = client()
-        .get(gateway.url("/api/orders"))
-        .bearer_auth(zoe)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(echoed["identity"]["username"], "zoe");
+    assert_eq!(echo_as(&gateway, zoe).await["identity"]["username"], "zoe");
     let taken = register("Zoe", "another-password").await.unwrap();
     assert_eq!(taken.status(), StatusCode::CONFLICT);
     let short = register("yan", "short").await.unwrap();

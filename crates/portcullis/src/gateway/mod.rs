@@ -4,15 +4,17 @@
 //!
 //! A request goes through, in order:
 //!
-//! 1. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
-//! 2. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
+//! 1. [`HeadersLayer`] from `security_headers`: security headers
+//!    on every response (refusals included), HTTPS redirect, host and IP validation;
+//! 2. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
+//! 3. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
 //!    `authentication.login_protection` —, register, logout, refresh, me, health — see
 //!    [`ENDPOINTS_PREFIX`]), answered here and never proxied;
-//! 3. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
+//! 4. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
 //!    `jwt`, `auth` and `basic` over the same users and token storage), which refuses,
 //!    redirects or lets the request on with the caller's [`Identity`](crate::auth::Identity);
-//! 4. [`IdentityHeadersLayer`]: client-sent identity headers removed, the caller's set;
-//! 5. [`ReverseProxy`]: the request streamed to `gateway.upstream` (WebSocket upgrades
+//! 5. [`IdentityHeadersLayer`]: client-sent identity headers removed, the caller's set;
+//! 6. [`ReverseProxy`]: the request streamed to `gateway.upstream` (WebSocket upgrades
 //!    included), the answer streamed back.
 //!
 //! The firewall and the users can be replaced while the gateway runs ([`Gateway::reload`], on
@@ -22,27 +24,39 @@
 //! Rules in a gateway match URLs (`match = "url"`): there are no routes to match, so a rule
 //! matching routes is refused at start-up instead of never applying.
 //!
-//! ```no_run
+//! ```
+//! use axum::body::Body;
+//! use http::{Request, StatusCode};
 //! use portcullis::gateway::Gateway;
 //! use portcullis::settings::Settings;
+//! use tower::ServiceExt;
 //!
-//! # #[tokio::main]
+//! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let settings = Settings::from_toml_str(r#"
 //!     [gateway]
-//!     upstream = "http://127.0.0.1:3000"
+//!     upstream = "http://127.0.0.1:9"
 //!     [jwt]
-//!     secret_key = "a long random secret, e.g. from `portcullis gen-secret`"
+//!     secret_key = "a long random secret of at least 64 bytes, e.g. from `portcullis gen-secret`"
 //!     [firewall]
 //!     validator = "jwt"
 //!     default_authentication_action = "block"
+//!     default_authorization_action = "block"
 //!     rules = [ { secureList = "^/api/", match = "url" } ]
 //!     [basic_auth.users.ann]
 //!     password = "plain:correct horse battery"
 //! "#)?;
 //! let gateway = Gateway::from_settings(settings).await?;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! gateway.serve(listener, std::future::pending()).await?;
+//! let app = gateway.service();   // or: gateway.serve(listener, shutdown).await
+//!
+//! let health = Request::get("/portcullis/health").body(Body::empty())?;
+//! assert_eq!(app.clone().oneshot(health).await?.status(), StatusCode::OK);
+//! // No token: refused by the rule before the upstream is contacted.
+//! let api = Request::get("/api/orders").body(Body::empty())?;
+//! assert_eq!(app.clone().oneshot(api).await?.status(), StatusCode::UNAUTHORIZED);
+//! // Nothing under /portcullis/ is proxied.
+//! let unknown = Request::get("/portcullis/nothing").body(Body::empty())?;
+//! assert_eq!(app.oneshot(unknown).await?.status(), StatusCode::NOT_FOUND);
 //! # Ok(()) }
 //! ```
 
@@ -79,6 +93,7 @@ use crate::auth::{AuthUser, BasicUser, LoginThrottle};
 use crate::events::EventBus;
 use crate::firewall::sources::RuleAssembly;
 use crate::firewall::{AuthValidator, BasicAuthValidator, Firewall, JwtValidator};
+use crate::headers::HeadersLayer;
 use crate::jwt::{JwtService, JwtSubject};
 use crate::net::TrustedProxies;
 use crate::settings::{MatchTarget, Settings};
@@ -114,6 +129,7 @@ struct Inner<U> {
     endpoints: Router,
     proxied: Router,
     limits: RequestLimitsLayer,
+    headers: HeadersLayer,
 }
 
 /// Builds a [`Gateway`].
@@ -173,6 +189,7 @@ where
         });
         let proxied = Router::new().fallback_service(identity.layer(proxy));
         let limits = RequestLimitsLayer::new(gateway.max_body_size, gateway.max_header_size);
+        let headers = HeadersLayer::from_settings(&settings, self.events.clone())?;
         let parts = Parts {
             jwt: &jwt,
             users: &self.users,
@@ -180,7 +197,7 @@ where
             base_dir: self.base_dir.as_ref(),
         };
         let firewall = parts.firewall(&settings).await?;
-        let router = assemble(&endpoints, &proxied, limits, &firewall);
+        let router = assemble(&endpoints, &proxied, limits, &headers, &firewall);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 jwt,
@@ -193,6 +210,7 @@ where
                 endpoints,
                 proxied,
                 limits,
+                headers,
             }),
         })
     }
@@ -250,13 +268,14 @@ fn assemble(
     endpoints: &Router,
     proxied: &Router,
     limits: RequestLimitsLayer,
+    headers: &HeadersLayer,
     firewall: &Firewall,
 ) -> Router {
-    // Security headers and host/IP checks wrap everything here once they are merged.
     endpoints
         .clone()
         .merge(firewall.protect(proxied.clone()))
         .layer(limits)
+        .layer(headers.clone())
 }
 
 impl Gateway<BasicUser> {
@@ -332,7 +351,13 @@ where
         };
         let firewall = parts.firewall(&settings).await?;
         inner.users.reload(&settings).await?;
-        let router = assemble(&inner.endpoints, &inner.proxied, inner.limits, &firewall);
+        let router = assemble(
+            &inner.endpoints,
+            &inner.proxied,
+            inner.limits,
+            &inner.headers,
+            &firewall,
+        );
         let reloaded = Reloaded {
             rules: firewall.ruleset().rules().len(),
             modules: firewall.ruleset().modules().len(),
@@ -351,26 +376,26 @@ where
         let Ok(current) = self.inner.settings.lock() else {
             return Vec::new();
         };
-        let mut changed = Vec::new();
-        if current.jwt != next.jwt {
-            changed.push("jwt");
-        }
-        if current.gateway != next.gateway {
-            changed.push("gateway");
-        }
-        if current.authentication != next.authentication {
-            changed.push("authentication");
-        }
-        if current.csrf != next.csrf {
-            changed.push("csrf");
-        }
-        if current.security_headers != next.security_headers {
-            changed.push("security_headers");
-        }
-        if current.visualizer != next.visualizer {
-            changed.push("visualizer");
-        }
-        changed
+        let sections = [
+            ("jwt", current.jwt != next.jwt),
+            ("gateway", current.gateway != next.gateway),
+            (
+                "authentication",
+                current.authentication != next.authentication,
+            ),
+            ("users", current.users != next.users),
+            ("session", current.session != next.session),
+            ("csrf", current.csrf != next.csrf),
+            (
+                "security_headers",
+                current.security_headers != next.security_headers,
+            ),
+            ("visualizer", current.visualizer != next.visualizer),
+        ];
+        sections
+            .into_iter()
+            .filter_map(|(name, changed)| changed.then_some(name))
+            .collect()
     }
 
     /// Serves the gateway on `listener` until `shutdown` completes, then lets requests in

@@ -22,17 +22,36 @@
 //!    answering within `gateway.request_timeout`, **413** when the request body grew past the
 //!    limit while streaming.
 //!
-//! ```no_run
+//! ```
+//! use axum::body::Body;
 //! use axum::Router;
+//! use http::{Request, StatusCode};
 //! use portcullis::gateway::ReverseProxy;
 //! use portcullis::net::TrustedProxies;
 //! use portcullis::settings::Settings;
+//! use tower::ServiceExt;
 //!
-//! # fn main() -> portcullis::Result<()> {
-//! let settings = Settings::from_toml_str("[gateway]\nupstream = \"http://127.0.0.1:3000\"")?;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // An upstream that says whether it was sent a token.
+//! let upstream = Router::new().fallback(|request: Request<Body>| async move {
+//!     if request.headers().contains_key("authorization") { StatusCode::IM_A_TEAPOT } else { StatusCode::OK }
+//! });
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let address = listener.local_addr()?;
+//! tokio::spawn(async move { axum::serve(listener, upstream).await });
+//!
+//! let settings = Settings::from_toml_str(&format!("[gateway]\nupstream = \"http://{address}\""))?;
 //! let proxy = ReverseProxy::new(&settings.gateway, &settings.jwt, TrustedProxies::default())?;
-//! let app: Router = Router::new().fallback_service(proxy);
-//! # let _ = app; Ok(()) }
+//! let request = Request::get("/anything?token=abc").header("authorization", "Bearer abc").body(Body::empty())?;
+//! assert_eq!(proxy.clone().oneshot(request).await?.status(), StatusCode::OK);
+//!
+//! // Nobody listens on port 9 of the loopback: 502.
+//! let down = Settings::from_toml_str("[gateway]\nupstream = \"http://127.0.0.1:9\"")?;
+//! let proxy = ReverseProxy::new(&down.gateway, &down.jwt, TrustedProxies::default())?;
+//! let response = proxy.oneshot(Request::get("/").body(Body::empty())?).await?;
+//! assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+//! # Ok(()) }
 //! ```
 
 use std::convert::Infallible;
