@@ -706,3 +706,75 @@ async fn the_documented_settings_load() {
         "the admin module applies"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_users_pass_and_the_logout_endpoint_makes_browsers_forget_them() {
+    let (upstream, _) = start_upstream().await;
+    let basic = settings(upstream, "").replace(r#"validator = "jwt""#, r#"validator = "basic""#);
+    let gateway = Gateway::start(&basic).await;
+    let http = client();
+
+    let guest = http.get(gateway.url("/api/orders")).send().await.unwrap();
+    assert_eq!(guest.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        guest.headers()["www-authenticate"],
+        r#"Basic realm="portcullis", charset="UTF-8""#
+    );
+    let wrong = http
+        .get(gateway.url("/api/orders"))
+        .basic_auth("ann", Some("bob-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let ann = http
+        .get(gateway.url("/admin/users"))
+        .basic_auth("ann", Some("ann-password"))
+        .send()
+        .await
+        .unwrap();
+    let seen = upstream_headers(ann).await;
+    assert_eq!(seen["x-portcullis-username"], "ann");
+    assert_eq!(seen["x-portcullis-roles"], "admin");
+    let bob = http
+        .get(gateway.url("/admin/users"))
+        .basic_auth("bob", Some("bob-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob.status(), StatusCode::FORBIDDEN);
+
+    // Any method; the credentials the browser still sends are not looked at.
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let logout = http
+            .request(method, gateway.url("/portcullis/basicauth/logout"))
+            .basic_auth("ann", Some("ann-password"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(logout.status(), StatusCode::UNAUTHORIZED);
+        let headers = logout.headers();
+        assert_eq!(
+            headers["www-authenticate"],
+            r#"Basic realm="portcullis", charset="UTF-8""#
+        );
+        assert_eq!(
+            headers["cache-control"],
+            "no-cache, must-revalidate, max-age=0"
+        );
+        assert_eq!(headers["clear-site-data"], r#""cache""#);
+        assert_eq!(logout.text().await.unwrap(), "<h1>Logout Successful!</h1>");
+    }
+    let json = http
+        .get(gateway.url("/portcullis/basicauth/logout"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        json.json::<Value>().await.unwrap(),
+        json!({ "error": false, "messages": ["Logout Successful!"] })
+    );
+}

@@ -18,6 +18,7 @@
 //! ```
 
 mod basic;
+mod basic_logout;
 mod identity;
 mod password;
 mod security;
@@ -27,6 +28,7 @@ mod throttle;
 use async_trait::async_trait;
 
 pub use self::basic::{BasicAuthUsers, BasicUser, VERIFIED_TTL};
+pub use self::basic_logout::{basic_logout_endpoint, BASIC_LOGOUT_PATH};
 pub use self::identity::Identity;
 pub use self::password::{
     legacy_digest, Argon2Params, PasswordHasher, PasswordScheme, Verification,

@@ -276,12 +276,9 @@ pub struct BasicAuthService<S> {
 impl<S: UserService> BasicAuthService<S> {
     /// Checks credentials with `users`; `realm` is shown by browsers in the login prompt.
     pub fn new(users: S, realm: &str) -> Result<Self> {
-        let realm = realm.replace(['"', '\\'], "");
-        let challenge = format!("Basic realm=\"{realm}\", charset=\"UTF-8\"");
         Ok(BasicAuthService {
             users,
-            realm: HeaderValue::from_str(&challenge)
-                .map_err(|_| Error::config("basic_auth.realm", "not a valid header value"))?,
+            realm: basic_challenge(realm)?,
         })
     }
 
@@ -332,6 +329,14 @@ impl<S: UserService> AuthService for BasicAuthService<S> {
     fn challenge(&self) -> Option<HeaderValue> {
         Some(self.basic_challenge())
     }
+}
+
+/// The `Basic realm="…", charset="UTF-8"` challenge for `realm` (quotes and backslashes
+/// dropped from it).
+pub(crate) fn basic_challenge(realm: &str) -> Result<HeaderValue> {
+    let realm = realm.replace(['"', '\\'], "");
+    HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
+        .map_err(|_| Error::config("basic_auth.realm", "not a valid header value"))
 }
 
 /// The username and password of an `Authorization: Basic` header (RFC 7617): the scheme is

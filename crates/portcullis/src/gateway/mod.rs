@@ -8,7 +8,8 @@
 //!    on every response (refusals included), HTTPS redirect, host and IP validation;
 //! 2. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
 //! 3. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
-//!    `authentication.login_protection` —, register, logout, refresh, me, health — see
+//!    `authentication.login_protection` —, register, logout, refresh, me, health, and the
+//!    Basic-auth logout [`BASIC_LOGOUT_PATH`](crate::auth::BASIC_LOGOUT_PATH) — see
 //!    [`ENDPOINTS_PREFIX`]), answered here and never proxied;
 //! 4. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
 //!    `jwt`, `auth` and `basic` over the same users and token storage), which refuses,
@@ -89,7 +90,7 @@ pub use self::proxy::ReverseProxy;
 pub use self::users::{GatewayUsers, SettingsUsers};
 
 use self::endpoints::Endpoints;
-use crate::auth::{AuthUser, BasicUser, LoginThrottle};
+use crate::auth::{basic_logout_endpoint, AuthUser, BasicUser, LoginThrottle};
 use crate::events::EventBus;
 use crate::firewall::sources::RuleAssembly;
 use crate::firewall::{AuthValidator, BasicAuthValidator, Firewall, JwtValidator};
@@ -186,7 +187,8 @@ where
             users: self.users.clone(),
             throttle,
             proxies: proxies.clone(),
-        });
+        })
+        .merge(basic_logout_endpoint(BASIC_REALM)?);
         let proxied = Router::new().fallback_service(identity.layer(proxy));
         let limits = RequestLimitsLayer::new(gateway.max_body_size, gateway.max_header_size);
         let headers = HeadersLayer::from_settings(&settings, self.events.clone())?;
