@@ -64,9 +64,7 @@ async fn serve_on(extra: &str, storage: Arc<dyn TokenStorage>) -> Server {
         .layer(JwtAuthLayer::new(jwt.clone()))
         .route("/guest", get(guest))
         .merge(refresh_endpoint(jwt.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = common::server::serve(app).await;
     Server {
         base,
         jwt,
@@ -358,10 +356,8 @@ async fn serve_on_settings(toml: &str) -> Server {
         .await
         .unwrap();
     let app = refresh_endpoint(jwt.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    server.base = format!("http://{}", listener.local_addr().unwrap());
+    server.base = common::server::serve(app).await;
     server.jwt = jwt;
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     server
 }
 

@@ -1,6 +1,8 @@
 //! `#[secured]` on handlers, over real HTTP: an axum server behind the `FirewallLayer`, the
 //! `auth` validator over the `basic_auth` users, every refusal a block (401 / 403).
 
+mod common;
+
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
@@ -73,11 +75,8 @@ struct Server {
 
 /// Serves `app` on a free loopback port.
 async fn serve(app: Router) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Server {
-        base,
+        base: common::server::serve(app).await,
         client: Client::new(),
     }
 }

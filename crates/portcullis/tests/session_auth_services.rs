@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -117,14 +116,8 @@ async fn serve(name: &str) -> App {
             &settings.session,
             Arc::new(MemorySessionStore::new()),
         ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).await.unwrap()
-    });
     App {
-        base,
+        base: common::server::serve(app).await,
         client: reqwest::Client::new(),
         events: seen,
     }

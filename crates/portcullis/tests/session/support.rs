@@ -9,7 +9,6 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -196,18 +195,8 @@ pub async fn start_with_clock(settings: &Settings, clock: Arc<ManualClock>) -> A
         .with_state(AppState { auth, throttle })
         .layer(FirewallLayer::new(firewall))
         .layer(sessions);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
     App {
-        base,
+        base: crate::common::server::serve(app).await,
         clock,
         events,
         users,
