@@ -34,6 +34,40 @@ impl Tally {
         }
     }
 
+    /// Signs `compact`'s header and payload again with the JWK `key`: a deterministic
+    /// algorithm must reproduce the published token byte for byte.
+    fn resigned(
+        &mut self,
+        section: impl std::fmt::Display,
+        key: &Value,
+        alg: Algorithm,
+        compact: &str,
+    ) {
+        let signer = SigningKey::from_jwk(&key.to_string(), Some(alg)).unwrap();
+        let (header_b64, rest) = compact.split_once('.').unwrap();
+        let (payload_b64, _) = rest.split_once('.').unwrap();
+        let resigned = dangerous::sign_compact(&signer, header_b64, payload_b64).unwrap();
+        self.expect(
+            format!("{section} re-signed"),
+            resigned == compact,
+            &resigned,
+        );
+    }
+
+    /// A Wycheproof test case's verdict: valid or not, as `expected`.
+    fn wycheproof<T: std::fmt::Debug>(
+        &mut self,
+        test: &Value,
+        expected: bool,
+        result: &Result<T, Error>,
+    ) {
+        self.expect(
+            format!("tcId {} ({})", test["tcId"], str_of(test, "comment")),
+            result.is_ok() == expected,
+            format!("expected valid={expected}, got {result:?}"),
+        );
+    }
+
     fn expect(&mut self, id: impl std::fmt::Display, ok: bool, detail: impl std::fmt::Display) {
         self.applied += 1;
         if !ok {
@@ -110,19 +144,7 @@ fn rfc7515_appendix_a() {
 
                 // Deterministic algorithms reproduce the published bytes exactly.
                 if matches!(alg, Algorithm::HS256 | Algorithm::RS256) {
-                    let key =
-                        SigningKey::from_jwk(&case["key_jwk"].to_string(), Some(alg)).unwrap();
-                    let resigned = dangerous::sign_compact(
-                        &key,
-                        str_of(case, "protected_header_b64"),
-                        str_of(case, "payload_b64"),
-                    )
-                    .unwrap();
-                    tally.expect(
-                        format!("{section} re-signed"),
-                        resigned == compact,
-                        &resigned,
-                    );
+                    tally.resigned(section, &case["key_jwk"], alg, compact);
                 }
                 // ECDSA r = s = 0 ("psychic signatures") never verifies.
                 if let Some(len) = match alg {
@@ -189,15 +211,7 @@ fn rfc7520_section4() {
             let ok = result.as_ref().is_ok_and(|p| p == payload.as_bytes());
             tally.expect(section, ok, format!("{alg}: {result:?}"));
             if matches!(alg, Algorithm::RS256 | Algorithm::HS256) {
-                let signer = SigningKey::from_jwk(&key.to_string(), Some(alg)).unwrap();
-                let (header_b64, rest) = compact.split_once('.').unwrap();
-                let (payload_b64, _) = rest.split_once('.').unwrap();
-                let resigned = dangerous::sign_compact(&signer, header_b64, payload_b64).unwrap();
-                tally.expect(
-                    format!("{section} re-signed"),
-                    resigned == compact,
-                    &resigned,
-                );
+                tally.resigned(section, key, alg, compact);
             }
         }
         // The JSON serializations are not compact tokens: refused, whatever they hold.
@@ -234,12 +248,7 @@ fn rfc8037_eddsa() {
             .as_ref()
             .is_ok_and(|p| p == str_of(case, "payload").as_bytes());
         tally.expect("A.4 verify", ok, format!("{result:?}"));
-        let signer =
-            SigningKey::from_jwk(&case["key_jwk"].to_string(), Some(Algorithm::EdDSA)).unwrap();
-        let (header_b64, rest) = compact.split_once('.').unwrap();
-        let (payload_b64, _) = rest.split_once('.').unwrap();
-        let resigned = dangerous::sign_compact(&signer, header_b64, payload_b64).unwrap();
-        tally.expect("A.4 re-signed", resigned == compact, &resigned);
+        tally.resigned("A.4", &case["key_jwk"], Algorithm::EdDSA, compact);
     }
     tally.finish();
 }
@@ -317,11 +326,7 @@ fn wycheproof_json_web_signature() {
             let (key, pinned) = wycheproof_key(group, &token);
             let result = verifies(&key, pinned, &token);
             let expected = wycheproof_expects_valid(test);
-            tally.expect(
-                format!("tcId {} ({})", test["tcId"], str_of(test, "comment")),
-                result.is_ok() == expected,
-                format!("expected valid={expected}, got {result:?}"),
-            );
+            tally.wycheproof(test, expected, &result);
         }
     }
     tally.finish();
@@ -341,11 +346,7 @@ fn wycheproof_json_web_key() {
             // The key set is loaded with no configured algorithm: each key's alg binds it.
             let result = verifies(key, None, &token_text(test));
             let expected = str_of(test, "result") == "valid";
-            tally.expect(
-                format!("tcId {} ({})", test["tcId"], str_of(test, "comment")),
-                result.is_ok() == expected,
-                format!("expected valid={expected}, got {result:?}"),
-            );
+            tally.wycheproof(test, expected, &result);
         }
     }
     tally.finish();
@@ -369,11 +370,7 @@ fn wycheproof_json_web_crypto_jws() {
             }
             let result = verifies(&group["private"], None, &token_text(test));
             let expected = str_of(test, "result") == "valid";
-            tally.expect(
-                format!("tcId {} ({})", test["tcId"], str_of(test, "comment")),
-                result.is_ok() == expected,
-                format!("expected valid={expected}, got {result:?}"),
-            );
+            tally.wycheproof(test, expected, &result);
         }
     }
     println!("Wycheproof json_web_crypto: {jwe} JWE vectors do not apply (refused as JWS)");
