@@ -298,6 +298,14 @@ mod in_sql {
             .map_err(|e| self.fail(context, e))
         }
 
+        /// One round trip to the database (`SELECT 1`), for health checks.
+        pub(crate) async fn ping(&self) -> Result<()> {
+            self.pool
+                .ping()
+                .await
+                .map_err(|e| self.fail("the database does not answer", e))
+        }
+
         /// Deletes the rows that expired at or before `now_ms`.
         async fn purge(&self, now_ms: i64) -> Result<u64> {
             with_pool!(&self.pool, pool => {
@@ -411,6 +419,12 @@ mod in_redis {
         ) -> Result<T> {
             let result = command.query_async(&mut self.conn()).await;
             result.map_err(|e| self.fail(context, e))
+        }
+
+        /// `PING`, for health checks.
+        pub(crate) async fn ping(&self) -> Result<()> {
+            self.run("Redis does not answer", &::redis::cmd("PING"))
+                .await
         }
 
         /// Deletes `key` (under the prefix).

@@ -218,6 +218,18 @@ impl SqlUserStore {
         self.inner.pool.close().await;
     }
 
+    /// One round trip to the database (`SELECT 1`), for health checks.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database does not answer.
+    pub async fn ping(&self) -> Result<()> {
+        self.inner
+            .pool
+            .ping()
+            .await
+            .map_err(|e| self.fail("the database does not answer", e))
+    }
+
     /// Whether self-registration is allowed (`users.allow_registration`).
     pub fn registration_allowed(&self) -> bool {
         self.inner.policy.allow_registration

@@ -390,6 +390,14 @@ impl TokenStorage for SqlStorage {
         Ok(changed == 1)
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.inner
+            .pool
+            .ping()
+            .await
+            .map_err(|e| self.fail("the database does not answer", e))
+    }
+
     async fn check(&self, probe: Probe<'_>) -> Result<Standing> {
         let statement = &self.inner.sql.check;
         let row = with_pool!(&self.inner.pool, pool => {
