@@ -333,7 +333,16 @@ impl Inner {
             return too_large(None);
         }
         if error.is_connect() {
-            tracing::warn!(%error, path, "the upstream cannot be reached");
+            if tls::is_tls_failure(error) {
+                tracing::warn!(
+                    %error,
+                    path,
+                    "the upstream's TLS handshake failed: is its certificate trusted \
+                     (gateway.upstream_ca_file) and issued for its host?"
+                );
+            } else {
+                tracing::warn!(%error, path, "the upstream cannot be reached");
+            }
             return reject(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",

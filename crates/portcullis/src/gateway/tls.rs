@@ -99,15 +99,13 @@ pub(crate) fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool 
         if error.is::<rustls::Error>() {
             return true;
         }
-        if let Some(inner) = error
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            if inner.is::<rustls::Error>() {
-                return true;
-            }
-        }
-        current = error.source();
+        // An `io::Error`'s `source` skips the error it wraps: look at that one itself.
+        current = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
     }
     false
 }
