@@ -749,11 +749,7 @@ fn bad_settings_stop_the_start_naming_the_key() {
 /// The annotated `portcullis.toml` of `docs/gateway.md` loads, and a gateway builds from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_settings_load() {
-    let doc = include_str!("../../../docs/gateway.md");
-    let start = doc.find("<!-- gateway-example:start -->").unwrap();
-    let end = doc.find("<!-- gateway-example:end -->").unwrap();
-    let block = &doc[start..end];
-    let toml = &block[block.find("```toml\n").unwrap() + 8..block.rfind("```").unwrap()];
+    let toml = documented_toml(include_str!("../../../docs/gateway.md"), "gateway-example");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.json"), RULES).unwrap();
     let (upstream, _) = start_upstream().await;

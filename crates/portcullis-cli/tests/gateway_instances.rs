@@ -181,3 +181,68 @@ async fn two_instances_on_postgres_and_redis_share_users_tokens_and_login_counts
     };
     two_instances_agree(Tokens::Redis(redis)).await;
 }
+
+/// Two instances from the settings block of the docs' section, with the URLs and the secret
+/// from the environment as the docs show: one user, one token, one logout, seen by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_instance_settings_share_users_and_tokens() {
+    let Some(postgres) = server_url("PORTCULLIS_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let (upstream, _) = start_upstream().await;
+    let toml = documented_toml(
+        include_str!("../../../docs/gateway.md"),
+        "instances-example",
+    )
+    .replace("http://10.0.1.20:3000", &format!("http://{upstream}"));
+    assert!(toml.contains(&upstream.to_string()));
+    let ns = namespace();
+    let start = || {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("portcullis.toml");
+        std::fs::write(&config, &toml).unwrap();
+        let mut command = command(&[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        command
+            .env("PORTCULLIS_JWT__SECRET_KEY", SECRET)
+            .env("PORTCULLIS_JWT__TOKEN_STORAGE__PROPERTIES__URL", &postgres)
+            .env("PORTCULLIS_USERS__URL", &postgres)
+            // This test's own schema, for the users, the tokens and the login counts.
+            .env("PORTCULLIS_JWT__TOKEN_STORAGE__PROPERTIES__SCHEMA", &ns)
+            .env("PORTCULLIS_USERS__SCHEMA", &ns);
+        Gateway::spawn(command, dir)
+    };
+    let a = start().await;
+    let b = start().await;
+    for gateway in [&a, &b] {
+        let (status, report) = health(gateway).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+    }
+
+    let registered = client()
+        .post(a.url("/portcullis/register"))
+        .json(&json!({ "username": "dave", "password": "dave-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let pair = login(&b, "dave", "dave-password").await;
+    let access = text(&pair["access_token"]).to_owned();
+    assert_eq!(
+        api_as(&a, &access).await,
+        (StatusCode::OK, Some("dave".to_owned()))
+    );
+    let logout = client()
+        .post(b.url("/portcullis/logout"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK);
+    assert_eq!(api_as(&a, &access).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -444,3 +444,15 @@ pub fn namespace() -> String {
         .map_or(0, |d| d.subsec_nanos());
     format!("t{}x{n}x{nanos:09}", std::process::id())
 }
+
+/// The TOML block of `doc` between `<!-- {name}:start -->` and `<!-- {name}:end -->`.
+pub fn documented_toml(doc: &str, name: &str) -> String {
+    let start = doc
+        .find(&format!("<!-- {name}:start -->"))
+        .unwrap_or_else(|| panic!("no {name}:start marker"));
+    let end = doc
+        .find(&format!("<!-- {name}:end -->"))
+        .unwrap_or_else(|| panic!("no {name}:end marker"));
+    let block = &doc[start..end];
+    block[block.find("```toml\n").unwrap() + 8..block.rfind("```").unwrap()].to_owned()
+}
