@@ -5,8 +5,8 @@
 //!
 //! | check | when | what |
 //! |---|---|---|
-//! | `token_storage` | `jwt.token_storage.enabled` | [`TokenStorage::ping`](crate::storage::TokenStorage::ping): `SELECT 1` (SQLite, PostgreSQL), `PING` (Redis); memory is always up |
-//! | `users` | always | [`GatewayUsers::ping`](super::GatewayUsers::ping): `SELECT 1` on the SQL user store's database; the `basic_auth` users are always up |
+//! | `token_storage` | `jwt.token_storage.enabled` | [`TokenStorage::ping`](crate::storage::TokenStorage::ping): the token check statement for a token that does not exist (SQLite, PostgreSQL: reads the three tables), `PING` (Redis); memory is always up |
+//! | `users` | always | [`GatewayUsers::ping`]: the SQL user store reads its schema version; the `basic_auth` users are always up |
 //! | `login_protection` | `authentication.login_protection.enabled` | [`AttemptStore::ping`](crate::auth::AttemptStore::ping) on the throttle's own connection |
 //! | `upstream` | always | a TCP connection to `gateway.upstream` (and the TLS handshake for `https`), then closed |
 //!

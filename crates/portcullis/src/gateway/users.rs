@@ -73,7 +73,7 @@ pub trait GatewayUsers: UserService {
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 #[async_trait]
 impl GatewayUsers for crate::users::SqlUserStore {
-    /// `SELECT 1` on the store's database.
+    /// [`SqlUserStore::ping`](crate::users::SqlUserStore::ping): reads the schema version.
     async fn ping(&self) -> Result<()> {
         crate::users::SqlUserStore::ping(self).await
     }

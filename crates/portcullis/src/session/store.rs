@@ -63,7 +63,8 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<()>;
 
     /// One cheap round trip to the backend, for health checks: `Ok` when it answers now.
-    /// The built-in drivers send `SELECT 1` (SQL) or `PING` (Redis); memory always answers.
+    /// The built-in drivers read their table without returning a row (SQL) or send `PING`
+    /// (Redis); memory always answers.
     /// The default loads a session that never exists.
     ///
     /// # Errors

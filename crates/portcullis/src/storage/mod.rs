@@ -179,7 +179,8 @@ pub trait TokenStorage: Send + Sync + 'static {
     async fn swap_family(&self, expected: Option<u64>, state: &FamilyState) -> Result<bool>;
 
     /// One cheap round trip to the backend, for health checks: `Ok` when it answers now.
-    /// The built-in drivers send `SELECT 1` (SQL) or `PING` (Redis); memory always
+    /// The built-in drivers run the [`check`](TokenStorage::check) statement for a token that
+    /// does not exist (SQL: it reads all three tables) or send `PING` (Redis); memory always
     /// answers. The default reads the [`ALL_SUBJECTS`] revocation epoch.
     ///
     /// # Errors

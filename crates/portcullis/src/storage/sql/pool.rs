@@ -79,11 +79,6 @@ impl Pool {
         }
     }
 
-    /// One round trip to the database (`SELECT 1`): whether it answers now.
-    pub(crate) async fn ping(&self) -> sqlx::Result<()> {
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
-    }
-
     /// Closes every connection.
     pub(crate) async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
