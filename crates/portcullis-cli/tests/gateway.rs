@@ -153,7 +153,7 @@ async fn own_endpoints_are_never_proxied() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "up");
     for path in ["/portcullis", "/portcullis/admin", "/portcullis/login/x"] {
         let response = http.get(gateway.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
@@ -444,6 +444,86 @@ async fn sighup_reloads_rules_without_dropping_requests_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_basic_auth_users_without_dropping_requests_in_flight() {
+    let (upstream, feeds) = start_upstream().await;
+    // Basic credentials, on /api/ (rules.json) and on /stream.
+    let before = settings(upstream, "")
+        .replace("validator = \"jwt\"", "validator = \"basic\"")
+        .replace(
+            "rules = { provider",
+            "rules = { inline = [ { id = \"stream\", secureList = \"^/stream\", match = \"url\" } ], provider",
+        );
+    assert!(before.contains("\"basic\"") && before.contains("^/stream"));
+    let mut gateway = Gateway::start(&before).await;
+    let http = client();
+    let api = gateway.url("/api/orders");
+    let as_bob = |password: &'static str| http.get(&api).basic_auth("bob", Some(password)).send();
+    assert_eq!(
+        as_bob("bob-password").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        as_bob("bob-new-password").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A streaming response is in flight, let through with bob's old password...
+    let feed = feeds.stream();
+    let mut streaming = http
+        .get(gateway.url("/stream"))
+        .basic_auth("bob", Some("bob-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streaming.status(), StatusCode::OK);
+    feed.send(Bytes::from_static(b"first ")).unwrap();
+    assert_eq!(streaming.chunk().await.unwrap().unwrap(), "first ");
+
+    // ...when bob's password changes in the settings file and the gateway is told to reload.
+    let after = before.replace("plain:bob-password", "plain:bob-new-password");
+    assert_ne!(after, before);
+    std::fs::write(gateway.path("portcullis.toml"), after).unwrap();
+    gateway.signal(libc::SIGHUP);
+    line_with(&mut gateway.stderr, "reloaded").await;
+
+    // Basic credentials and the login endpoint: the old password is refused, the new one
+    // accepted.
+    assert_eq!(
+        as_bob("bob-password").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        as_bob("bob-new-password").await.unwrap().status(),
+        StatusCode::OK
+    );
+    let old = http
+        .post(gateway.url("/portcullis/login"))
+        .json(&json!({ "username": "bob", "password": "bob-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    login(&gateway, "bob", "bob-new-password").await;
+    // ann, unchanged, still gets in.
+    let ann = http
+        .get(gateway.url("/api/orders"))
+        .basic_auth("ann", Some("ann-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ann.status(), StatusCode::OK);
+
+    // The request in flight finished with what it started with.
+    feed.send(Bytes::from_static(b"second")).unwrap();
+    drop(feed);
+    let mut rest = Vec::new();
+    while let Some(chunk) = streaming.chunk().await.unwrap() {
+        rest.extend_from_slice(&chunk);
+    }
+    assert_eq!(rest, b"second", "the request in flight finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_requests_in_flight_then_exits() {
     let (upstream, feeds) = start_upstream().await;
     let mut gateway = Gateway::start(&settings(upstream, "")).await;
@@ -669,18 +749,16 @@ fn bad_settings_stop_the_start_naming_the_key() {
 /// The annotated `portcullis.toml` of `docs/gateway.md` loads, and a gateway builds from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_settings_load() {
-    let doc = include_str!("../../../docs/gateway.md");
-    let start = doc.find("<!-- gateway-example:start -->").unwrap();
-    let end = doc.find("<!-- gateway-example:end -->").unwrap();
-    let block = &doc[start..end];
-    let toml = &block[block.find("```toml\n").unwrap() + 8..block.rfind("```").unwrap()];
+    let toml = documented_toml(include_str!("../../../docs/gateway.md"), "gateway-example");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.json"), RULES).unwrap();
+    let (upstream, _) = start_upstream().await;
     let toml = toml
         .replace(
             "sqlite:///var/lib/portcullis/tokens.db",
             "sqlite://tokens.db",
         )
+        .replace("http://10.0.0.5:3000", &format!("http://{upstream}"))
         .replace("secret_key = \"\"", &format!("secret_key = \"{SECRET}\""));
     std::fs::write(dir.path().join("portcullis.toml"), toml).unwrap();
     let config = dir.path().join("portcullis.toml");
@@ -693,12 +771,11 @@ async fn the_documented_settings_load() {
     ]);
     command.current_dir(dir.path());
     let gateway = Gateway::spawn(command, tempfile::tempdir().unwrap()).await;
-    let health = client()
-        .get(gateway.url("/portcullis/health"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    let (status, report) = health(&gateway).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    for check in ["token_storage", "users", "login_protection", "upstream"] {
+        assert_eq!(report["checks"][check]["status"], "up", "{check}: {report}");
+    }
     let module = client().get(gateway.url("/admin/x")).send().await.unwrap();
     assert_eq!(
         module.status(),

@@ -168,6 +168,8 @@ mod in_sql {
         redactor: Redactor,
         what: &'static str,
         purge: Arc<str>,
+        /// Reads the table without returning a row: whether it is there and readable.
+        probe: Arc<str>,
     }
 
     fn quote(name: &str) -> String {
@@ -210,6 +212,7 @@ mod in_sql {
             };
             let table = Arc::new(SqlTable {
                 purge: format!("DELETE FROM {name} WHERE expiration <= $1").into(),
+                probe: format!("SELECT 1 FROM {name} WHERE 1 = 0").into(),
                 pool,
                 name,
                 redactor,
@@ -218,9 +221,8 @@ mod in_sql {
             let prepared = if props.auto_create {
                 table.create(schema.as_deref(), columns).await
             } else {
-                let probe = format!("SELECT 1 FROM {} WHERE 1 = 0", table.name).into();
                 table
-                    .execute(&probe, "the table is missing (auto_create is off)")
+                    .execute(&table.probe, "the table is missing (auto_create is off)")
                     .await
             };
             if let Err(err) = prepared {
@@ -296,6 +298,11 @@ mod in_sql {
                 sqlx::query(statement(text)).bind(key).execute(pool).await.map(drop)
             })
             .map_err(|e| self.fail(context, e))
+        }
+
+        /// One round trip that reads the table (no row returned), for health checks.
+        pub(crate) async fn ping(&self) -> Result<()> {
+            self.execute(&self.probe, "the table cannot be read").await
         }
 
         /// Deletes the rows that expired at or before `now_ms`.
@@ -411,6 +418,12 @@ mod in_redis {
         ) -> Result<T> {
             let result = command.query_async(&mut self.conn()).await;
             result.map_err(|e| self.fail(context, e))
+        }
+
+        /// `PING`, for health checks.
+        pub(crate) async fn ping(&self) -> Result<()> {
+            self.run("Redis does not answer", &::redis::cmd("PING"))
+                .await
         }
 
         /// Deletes `key` (under the prefix).

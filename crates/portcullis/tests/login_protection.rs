@@ -235,6 +235,7 @@ async fn concurrent_failures_each_count_once(backend: Backend) {
     let store = LoginThrottle::store_from_settings(&settings(&backend))
         .await
         .unwrap();
+    store.ping().await.unwrap();
     let now = ManualClock::new().now_ms();
     let counts = (0..20).map(|_| {
         let store = store.clone();

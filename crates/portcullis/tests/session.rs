@@ -254,6 +254,7 @@ async fn a_deleted_user_is_logged_out(backend: Backend) {
 
 async fn the_store_keeps_records_until_they_expire(backend: Backend) {
     let store = store_from_settings(&settings(&backend)).await.unwrap();
+    store.ping().await.unwrap();
     let now = portcullis::clock::SystemClock.now_ms();
     let mut record: SessionRecord = serde_json::from_value(serde_json::json!({
         "user_id": "7",

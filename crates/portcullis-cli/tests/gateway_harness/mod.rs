@@ -122,16 +122,21 @@ pub async fn websocket(
     })
 }
 
-/// Starts the upstream on a free loopback port.
-pub async fn start_upstream() -> (SocketAddr, Upstream) {
-    let upstream = Upstream::default();
-    let app = Router::new()
+/// The upstream's routes, over `upstream`'s feeds.
+pub fn upstream_app(upstream: Upstream) -> Router {
+    Router::new()
         .route("/stream", get(stream))
         .route("/upload", any(upload))
         .route("/slow", get(slow))
         .route("/ws/{*rest}", get(websocket))
         .fallback(echo)
-        .with_state(upstream.clone());
+        .with_state(upstream)
+}
+
+/// Starts the upstream on a free loopback port.
+pub async fn start_upstream() -> (SocketAddr, Upstream) {
+    let upstream = Upstream::default();
+    let app = upstream_app(upstream.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -151,11 +156,18 @@ pub const RULES: &str = r#"[
   { "id": "ws", "secureList": "^/ws/", "match": "url" }
 ]"#;
 
+/// The test gateway's settings for the upstream at `upstream` over plain HTTP; `extra` lines
+/// go into `[gateway]` (sections may follow them).
 pub fn settings(upstream: SocketAddr, extra: &str) -> String {
+    settings_for(&format!("http://{upstream}"), extra)
+}
+
+/// [`settings`] for the upstream URL `upstream` (`http://…` or `https://…`).
+pub fn settings_for(upstream: &str, extra: &str) -> String {
     format!(
         r#"
         [gateway]
-        upstream = "http://{upstream}"
+        upstream = "{upstream}"
         max_body_size = 1024
         max_header_size = 4096
         {extra}
@@ -242,7 +254,15 @@ pub fn command(args: &[&str]) -> Command {
 impl Gateway {
     /// Runs `portcullis serve --config <dir>/portcullis.toml` with `settings` and [`RULES`].
     pub async fn start(settings: &str) -> Gateway {
+        Gateway::start_with(settings, &[]).await
+    }
+
+    /// [`Gateway::start`] with more `(name, contents)` files beside the settings.
+    pub async fn start_with(settings: &str, files: &[(&str, &[u8])]) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
+        for (name, contents) in files {
+            std::fs::write(dir.path().join(name), contents).unwrap();
+        }
         std::fs::write(dir.path().join("portcullis.toml"), settings).unwrap();
         std::fs::write(dir.path().join("rules.json"), RULES).unwrap();
         let config = dir.path().join("portcullis.toml");
@@ -362,4 +382,77 @@ pub async fn upstream_headers(response: reqwest::Response) -> HashMap<String, St
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     serde_json::from_value(body["headers"].clone()).unwrap()
+}
+
+/// `GET /portcullis/health`: the status and the report.
+pub async fn health(gateway: &Gateway) -> (StatusCode, Value) {
+    let response = client()
+        .get(gateway.url("/portcullis/health"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// Asks `/portcullis/health` until it answers `status` (reports are reused for a second, and
+/// a backend takes a moment to notice a cut), and returns that report.
+pub async fn health_becomes(gateway: &Gateway, status: StatusCode) -> Value {
+    let wait = async {
+        loop {
+            let (now, report) = health(gateway).await;
+            if now == status {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("/portcullis/health never answered {status}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real PostgreSQL and Redis servers, for the tests that need them.
+
+/// `1` skips the tests that need a server when its URL is not set.
+pub const SKIP: &str = "PORTCULLIS_SKIP_SERVICES";
+
+/// The server URL in `variable` (`PORTCULLIS_TEST_POSTGRES_URL`, `PORTCULLIS_TEST_REDIS_URL`,
+/// set by `scripts/services.sh`); `None` (skip) only when PORTCULLIS_SKIP_SERVICES=1.
+pub fn server_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var(SKIP).as_deref() == Ok("1") => {
+            eprintln!("{variable} is not set and {SKIP}=1: skipped");
+            None
+        }
+        _ => panic!(
+            "{variable} is not set: source scripts/services.sh and run services_start, which \
+             starts private Redis and PostgreSQL servers and sets it (or set {SKIP}=1 to skip \
+             these tests)"
+        ),
+    }
+}
+
+/// A name no other test uses, for a schema, a table or a key prefix: `t<pid>x<n>x<nanos>`.
+pub fn namespace() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("t{}x{n}x{nanos:09}", std::process::id())
+}
+
+/// The TOML block of `doc` between `<!-- {name}:start -->` and `<!-- {name}:end -->`.
+pub fn documented_toml(doc: &str, name: &str) -> String {
+    let start = doc
+        .find(&format!("<!-- {name}:start -->"))
+        .unwrap_or_else(|| panic!("no {name}:start marker"));
+    let end = doc
+        .find(&format!("<!-- {name}:end -->"))
+        .unwrap_or_else(|| panic!("no {name}:end marker"));
+    let block = &doc[start..end];
+    block[block.find("```toml\n").unwrap() + 8..block.rfind("```").unwrap()].to_owned()
 }

@@ -10,7 +10,7 @@
 //! | `POST /portcullis/logout` | revokes the presented access token and its login session → 200; 401 without a valid token |
 //! | `POST /portcullis/refreshtoken` | the library's refresh endpoint ([`refresh_endpoint`]) |
 //! | `GET /portcullis/me` | the caller (bearer token, or Basic credentials) and the token's claims → 200; 401 otherwise |
-//! | `GET /portcullis/health` | 200 `{"status": "ok"}` |
+//! | `GET` or `HEAD /portcullis/health` | 200 `{"status": "up", "checks": {…}}` when token storage, the users, login protection and the upstream answer; 503 with `"status": "down"` and the failed checks otherwise ([`health`](super::health)) |
 //!
 //! Bodies are cbsecurity's envelope (`{"error", "messages", "data"}`), at most 16 KiB.
 
@@ -21,12 +21,14 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use http::header::CONTENT_TYPE;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::request::Parts;
+use http::HeaderValue;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::health::Health;
 use super::GatewayUsers;
 use crate::auth::{basic_credentials, AuthUser, Identity, LoginThrottle};
 use crate::jwt::{refresh_endpoint, Claims, JwtService, JwtSubject};
@@ -50,6 +52,7 @@ pub(crate) struct Endpoints<U> {
     pub(crate) users: Arc<dyn GatewayUsers<User = U>>,
     pub(crate) throttle: LoginThrottle,
     pub(crate) proxies: TrustedProxies,
+    pub(crate) health: Arc<Health>,
 }
 
 impl<U> Clone for Endpoints<U> {
@@ -59,6 +62,7 @@ impl<U> Clone for Endpoints<U> {
             users: self.users.clone(),
             throttle: self.throttle.clone(),
             proxies: self.proxies.clone(),
+            health: self.health.clone(),
         }
     }
 }
@@ -74,7 +78,8 @@ where
         .route("/portcullis/register", post(register::<U>))
         .route("/portcullis/logout", post(logout::<U>))
         .route("/portcullis/me", get(me::<U>))
-        .route("/portcullis/health", get(health))
+        // `get` answers HEAD too, without the body.
+        .route("/portcullis/health", get(health::<U>))
         .route("/portcullis", any(not_found))
         .route("/portcullis/{*rest}", any(not_found))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -90,8 +95,18 @@ async fn not_found() -> Response {
     )
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+async fn health<U>(State(endpoints): State<Endpoints<U>>) -> Response {
+    let report = endpoints.health.report().await;
+    let status = if report.is_up() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut response = (status, Json(&*report)).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 #[derive(Deserialize)]

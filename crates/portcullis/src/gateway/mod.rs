@@ -8,15 +8,15 @@
 //!    on every response (refusals included), HTTPS redirect, host and IP validation;
 //! 2. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
 //! 3. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
-//!    `authentication.login_protection` —, register, logout, refresh, me, health, and the
+//!    `authentication.login_protection` —, register, logout, refresh, me, [`health`], and the
 //!    Basic-auth logout [`BASIC_LOGOUT_PATH`](crate::auth::BASIC_LOGOUT_PATH) — see
 //!    [`ENDPOINTS_PREFIX`]), answered here and never proxied;
 //! 4. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
 //!    `jwt`, `auth` and `basic` over the same users and token storage), which refuses,
 //!    redirects or lets the request on with the caller's [`Identity`](crate::auth::Identity);
 //! 5. [`IdentityHeadersLayer`]: client-sent identity headers removed, the caller's set;
-//! 6. [`ReverseProxy`]: the request streamed to `gateway.upstream` (WebSocket upgrades
-//!    included), the answer streamed back.
+//! 6. [`ReverseProxy`]: the request streamed to `gateway.upstream` — plain HTTP, or TLS for
+//!    an `https` upstream ([`tls`]) — WebSocket upgrades included, the answer streamed back.
 //!
 //! The firewall and the users can be replaced while the gateway runs ([`Gateway::reload`], on
 //! SIGHUP): the next request uses the new ones, requests in flight finish with the old ones,
@@ -50,8 +50,9 @@
 //! let gateway = Gateway::from_settings(settings).await?;
 //! let app = gateway.service();   // or: gateway.serve(listener, shutdown).await
 //!
+//! // Nobody listens on port 9: the health check says the upstream is down.
 //! let health = Request::get("/portcullis/health").body(Body::empty())?;
-//! assert_eq!(app.clone().oneshot(health).await?.status(), StatusCode::OK);
+//! assert_eq!(app.clone().oneshot(health).await?.status(), StatusCode::SERVICE_UNAVAILABLE);
 //! // No token: refused by the rule before the upstream is contacted.
 //! let api = Request::get("/api/orders").body(Body::empty())?;
 //! assert_eq!(app.clone().oneshot(api).await?.status(), StatusCode::UNAUTHORIZED);
@@ -62,9 +63,11 @@
 //! ```
 
 mod endpoints;
+pub mod health;
 mod identity;
 mod limits;
 mod proxy;
+pub mod tls;
 mod users;
 
 use std::convert::Infallible;
@@ -84,12 +87,14 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 pub use self::endpoints::ENDPOINTS_PREFIX;
+pub use self::health::{CheckStatus, HealthReport};
 pub use self::identity::{IdentityHeaders, IdentityHeadersLayer};
 pub use self::limits::{body_too_large, RequestLimits, RequestLimitsLayer};
 pub use self::proxy::ReverseProxy;
 pub use self::users::{GatewayUsers, SettingsUsers};
 
 use self::endpoints::Endpoints;
+use self::health::Health;
 use crate::auth::{basic_logout_endpoint, AuthUser, BasicUser, LoginThrottle};
 use crate::events::EventBus;
 use crate::firewall::sources::RuleAssembly;
@@ -131,6 +136,7 @@ struct Inner<U> {
     proxied: Router,
     limits: RequestLimitsLayer,
     headers: HeadersLayer,
+    health: Arc<Health>,
 }
 
 /// Builds a [`Gateway`].
@@ -165,13 +171,20 @@ where
     }
 
     /// Connects token storage, loads the rules and assembles the stack. Every mistake in
-    /// the settings fails here, naming its key: a missing `gateway.upstream`, a rule
-    /// matching routes.
+    /// the settings fails here, naming its key: a missing `gateway.upstream`, an unreadable
+    /// `gateway.upstream_ca_file` (relative to the base directory), a rule matching routes.
     pub async fn build(self) -> Result<Gateway<U>> {
         let settings = self.settings;
         let gateway = &settings.gateway;
         let proxies = TrustedProxies::new(settings.firewall.trusted_proxies.iter().copied());
-        let proxy = ReverseProxy::new(gateway, &settings.jwt, proxies.clone())?;
+        let proxy = match (&gateway.upstream_ca_file, &self.base_dir) {
+            (Some(file), Some(dir)) if file.is_relative() => {
+                let mut resolved = gateway.clone();
+                resolved.upstream_ca_file = Some(dir.join(file));
+                ReverseProxy::new(&resolved, &settings.jwt, proxies.clone())?
+            }
+            _ => ReverseProxy::new(gateway, &settings.jwt, proxies.clone())?,
+        };
         let identity = IdentityHeadersLayer::new(&gateway.identity_headers)?;
         let mut jwt = JwtService::builder(settings.jwt.clone(), self.users.clone())
             .events(self.events.clone());
@@ -182,11 +195,19 @@ where
         let throttle = LoginThrottle::from_settings(&settings)
             .await?
             .events(self.events.clone());
+        let health = Arc::new(health::gateway_checks(
+            gateway.connect_timeout,
+            &jwt,
+            &self.users,
+            &throttle,
+            &proxy,
+        ));
         let endpoints = endpoints::router(Endpoints {
             jwt: jwt.clone(),
             users: self.users.clone(),
             throttle,
             proxies: proxies.clone(),
+            health: health.clone(),
         })
         .merge(basic_logout_endpoint(BASIC_REALM)?);
         let proxied = Router::new().fallback_service(identity.layer(proxy));
@@ -213,6 +234,7 @@ where
                 proxied,
                 limits,
                 headers,
+                health,
             }),
         })
     }
@@ -322,6 +344,12 @@ where
     /// The JWT service (shared with the endpoints and validators).
     pub fn jwt(&self) -> &JwtService<U> {
         &self.inner.jwt
+    }
+
+    /// What `/portcullis/health` answers now: token storage, the users, login protection
+    /// and the upstream, checked at most once per [`health::CACHE_FOR`].
+    pub async fn health(&self) -> Arc<HealthReport> {
+        self.inner.health.report().await
     }
 
     /// The firewall in force.

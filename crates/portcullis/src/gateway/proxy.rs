@@ -17,8 +17,11 @@
 //! 5. A WebSocket (or any `Upgrade`) request is passed on with its upgrade headers; when the
 //!    upstream answers `101`, both connections are upgraded and bytes copied between them
 //!    until either side closes.
-//! 6. Failures are short JSON refusals: **502** when the upstream cannot be reached (connect
-//!    error or `gateway.connect_timeout`) or breaks off, **504** when it does not start
+//! 6. An `https://` upstream is reached over TLS ([`tls`](super::tls): Mozilla's roots plus
+//!    `gateway.upstream_ca_file`, SNI from the upstream's host), upgrades included.
+//! 7. Failures are short JSON refusals: **502** when the upstream cannot be reached (connect
+//!    error, TLS failure such as an untrusted certificate, or `gateway.connect_timeout`) or
+//!    breaks off, **504** when it does not start
 //!    answering within `gateway.request_timeout`, **413** when the request body grew past the
 //!    limit while streaming.
 //!
@@ -68,12 +71,15 @@ use http::header::{AUTHORIZATION, CONNECTION, FORWARDED, HOST, UPGRADE};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, Version};
 use hyper::upgrade::OnUpgrade;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tower::ServiceExt as _;
 use tower_service::Service;
 
 use super::limits::{body_too_large, too_large};
+use super::tls;
 use crate::net::{ClientInfo, TrustedProxies};
 use crate::response::reject;
 use crate::settings::{GatewaySettings, JwtSettings};
@@ -105,8 +111,13 @@ pub struct ReverseProxy {
     inner: Arc<Inner>,
 }
 
+/// Plain TCP for an `http` upstream, TCP then TLS for an `https` one.
+type Connector = HttpsConnector<HttpConnector>;
+
 struct Inner {
-    client: Client<HttpConnector, Body>,
+    client: Client<Connector, Body>,
+    connector: Connector,
+    connect_timeout: Duration,
     scheme: Scheme,
     authority: Authority,
     base_path: String,
@@ -124,7 +135,9 @@ impl ReverseProxy {
     ///
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) naming `gateway.upstream` when it is missing or
-    /// unusable.
+    /// unusable, or `gateway.upstream_ca_file` when that file is (a relative path is taken
+    /// from the current directory here; the gateway resolves it against the settings
+    /// file's).
     pub fn new(
         gateway: &GatewaySettings,
         jwt: &JwtSettings,
@@ -135,17 +148,25 @@ impl ReverseProxy {
         let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
             return Err(crate::Error::config(
                 "gateway.upstream",
-                "must be http://host[:port][/path]",
+                "must be http(s)://host[:port][/path]",
             ));
         };
         let base_path = parts
             .path_and_query
             .map(|p| p.path().trim_end_matches('/').to_owned())
             .unwrap_or_default();
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(gateway.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(gateway.connect_timeout));
+        http.set_nodelay(true);
+        // The TLS layer takes https URIs; plain ones pass through.
+        http.enforce_http(false);
+        let tls = tls::client_config(gateway.upstream_ca_file.as_deref())?;
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).build(connector.clone());
         let mut credential_headers = vec![AUTHORIZATION];
         for name in [&jwt.custom_auth_header, &jwt.custom_refresh_header] {
             if let Ok(name) = HeaderName::try_from(name.as_str()) {
@@ -155,6 +176,8 @@ impl ReverseProxy {
         Ok(ReverseProxy {
             inner: Arc::new(Inner {
                 client,
+                connector,
+                connect_timeout: gateway.connect_timeout,
                 scheme,
                 authority,
                 base_path,
@@ -166,6 +189,38 @@ impl ReverseProxy {
                 token_parameters: [TOKEN_PARAMETER.to_owned(), jwt.custom_auth_header.clone()],
             }),
         })
+    }
+}
+
+impl ReverseProxy {
+    /// Opens a connection to the upstream — TCP, and the TLS handshake for `https` —
+    /// within `gateway.connect_timeout`, then closes it: whether the upstream can be
+    /// reached now. The failure is a short reason for `/portcullis/health` (`unreachable`,
+    /// `tls handshake failed`, `timed out`); the details go to the log.
+    pub(crate) async fn probe(&self) -> std::result::Result<(), &'static str> {
+        let inner = &self.inner;
+        let uri = Uri::builder()
+            .scheme(inner.scheme.clone())
+            .authority(inner.authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|_| "unusable address")?;
+        let connect = inner.connector.clone().oneshot(uri);
+        match tokio::time::timeout(inner.connect_timeout, connect).await {
+            Ok(Ok(_connection)) => Ok(()),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "health: the upstream cannot be reached");
+                if tls::is_tls_failure(&*error) {
+                    Err("tls handshake failed")
+                } else {
+                    Err("unreachable")
+                }
+            }
+            Err(_) => {
+                tracing::warn!("health: connecting to the upstream timed out");
+                Err("timed out")
+            }
+        }
     }
 }
 
@@ -278,7 +333,16 @@ impl Inner {
             return too_large(None);
         }
         if error.is_connect() {
-            tracing::warn!(%error, path, "the upstream cannot be reached");
+            if tls::is_tls_failure(error) {
+                tracing::warn!(
+                    %error,
+                    path,
+                    "the upstream's TLS handshake failed: is its certificate trusted \
+                     (gateway.upstream_ca_file) and issued for its host?"
+                );
+            } else {
+                tracing::warn!(%error, path, "the upstream cannot be reached");
+            }
             return reject(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",

@@ -41,6 +41,15 @@ pub trait GatewayUsers: UserService {
         Ok(())
     }
 
+    /// One cheap round trip to the store's backend, for `/portcullis/health`. Default: `Ok`
+    /// (users held in memory).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the backend cannot be reached.
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether [`GatewayUsers::register`] can add users (`POST /portcullis/register` is 404
     /// otherwise). Default: no.
     fn can_register(&self) -> bool {
@@ -64,6 +73,11 @@ pub trait GatewayUsers: UserService {
 #[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
 #[async_trait]
 impl GatewayUsers for crate::users::SqlUserStore {
+    /// [`SqlUserStore::ping`](crate::users::SqlUserStore::ping): reads the schema version.
+    async fn ping(&self) -> Result<()> {
+        crate::users::SqlUserStore::ping(self).await
+    }
+
     /// `users.allow_registration`.
     fn can_register(&self) -> bool {
         self.registration_allowed()

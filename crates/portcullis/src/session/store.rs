@@ -61,6 +61,17 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Forgets the session under `key`.
     async fn delete(&self, key: &str) -> Result<()>;
+
+    /// One cheap round trip to the backend, for health checks: `Ok` when it answers now.
+    /// The built-in drivers read their table without returning a row (SQL) or send `PING`
+    /// (Redis); memory always answers.
+    /// The default loads a session that never exists.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
+    async fn ping(&self) -> Result<()> {
+        self.load("ping", 0).await.map(drop)
+    }
 }
 
 /// The session store on the backend `jwt.token_storage.driver` selects, with
@@ -185,6 +196,10 @@ mod memory {
             self.sessions.invalidate(key).await;
             Ok(())
         }
+
+        async fn ping(&self) -> Result<()> {
+            Ok(())
+        }
     }
 }
 
@@ -272,6 +287,10 @@ mod sql {
                 .execute_for(&self.delete, key, "cannot delete the session")
                 .await
         }
+
+        async fn ping(&self) -> Result<()> {
+            self.table.ping().await
+        }
     }
 }
 
@@ -326,6 +345,10 @@ mod redis {
 
         async fn delete(&self, key: &str) -> Result<()> {
             self.redis.unlink(key, "cannot delete the session").await
+        }
+
+        async fn ping(&self) -> Result<()> {
+            self.redis.ping().await
         }
     }
 }

@@ -24,6 +24,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use http::{HeaderName, Uri};
@@ -39,9 +40,14 @@ use crate::{Error, Result};
 pub struct GatewaySettings {
     /// `listen`: the address the gateway accepts connections on. Default: `127.0.0.1:8080`.
     pub listen: SocketAddr,
-    /// `upstream`: the protected service, `http://host[:port][/base-path]`. Requests are sent
-    /// to the base path joined with the request's path. Default: `""`; required to serve.
+    /// `upstream`: the protected service, `http://host[:port][/base-path]` or
+    /// `https://host[:port][/base-path]`. Requests are sent to the base path joined with the
+    /// request's path. Default: `""`; required to serve.
     pub upstream: String,
+    /// `upstream_ca_file`: a PEM file of CA certificates trusted for an `https` upstream, in
+    /// addition to Mozilla's roots (for a private CA); relative to the settings file's
+    /// directory. Only with an `https` upstream. Default: none.
+    pub upstream_ca_file: Option<PathBuf>,
     /// `preserve_host`: send the client's `Host` to the upstream instead of the upstream's
     /// own authority. Default: `false`.
     pub preserve_host: bool,
@@ -78,6 +84,7 @@ impl Default for GatewaySettings {
         GatewaySettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             upstream: String::new(),
+            upstream_ca_file: None,
             preserve_host: false,
             forward_token: false,
             identity_headers: IdentityHeaderNames::default(),
@@ -166,7 +173,23 @@ impl GatewaySettings {
     /// Checks the section; errors name the offending key.
     pub(crate) fn validate(&self) -> Result<()> {
         if !self.upstream.is_empty() {
-            self.upstream_uri()?;
+            let upstream = self.upstream_uri()?;
+            if self.upstream_ca_file.is_some() && upstream.scheme_str() != Some("https") {
+                return Err(Error::config(
+                    "gateway.upstream_ca_file",
+                    "applies to an https:// upstream only: remove it or use https",
+                ));
+            }
+        }
+        if self
+            .upstream_ca_file
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            return Err(Error::config(
+                "gateway.upstream_ca_file",
+                "empty: give the path of a PEM file, or leave the key out",
+            ));
         }
         let mut seen: Vec<HeaderName> = Vec::new();
         for (key, name) in self.identity_headers.entries() {
@@ -207,7 +230,7 @@ impl GatewaySettings {
         Ok(())
     }
 
-    /// The upstream as a URI: `http` scheme, an authority, no query.
+    /// The upstream as a URI: `http` or `https` scheme, an authority, no query.
     ///
     /// # Errors
     /// [`Error::Config`] naming `gateway.upstream` when it is empty or not such a URL.
@@ -223,27 +246,17 @@ impl GatewaySettings {
             .upstream
             .parse()
             .map_err(|_| Error::config(key, format!("{:?} is not a URL", self.upstream)))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(Error::config(
-                    key,
-                    "https upstreams are not supported: put the gateway next to the service and \
-                     reach it over http on a private address",
-                ))
-            }
-            _ => {
-                return Err(Error::config(
-                    key,
-                    format!("{:?} must start with http://", self.upstream),
-                ))
-            }
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(Error::config(
+                key,
+                format!("{:?} must start with http:// or https://", self.upstream),
+            ));
         }
         if uri.authority().is_none() || uri.query().is_some() {
             return Err(Error::config(
                 key,
                 format!(
-                    "{:?} must be http://host[:port][/path], without a query",
+                    "{:?} must be http(s)://host[:port][/path], without a query",
                     self.upstream
                 ),
             ));
@@ -269,7 +282,15 @@ mod tests {
             error_key("upstream = \"localhost:3000\""),
             "gateway.upstream"
         );
-        assert_eq!(error_key("upstream = \"https://a\""), "gateway.upstream");
+        assert_eq!(error_key("upstream = \"ftp://a\""), "gateway.upstream");
+        assert_eq!(
+            error_key("upstream = \"http://a\"\nupstream_ca_file = \"ca.pem\""),
+            "gateway.upstream_ca_file"
+        );
+        assert_eq!(
+            error_key("upstream = \"https://a\"\nupstream_ca_file = \"\""),
+            "gateway.upstream_ca_file"
+        );
         assert_eq!(error_key("upstream = \"http://a/?q\""), "gateway.upstream");
         assert_eq!(error_key("listen = \"nowhere\""), "gateway.listen");
         assert_eq!(error_key("request_timeout = 5"), "gateway.request_timeout");

@@ -178,6 +178,17 @@ pub trait TokenStorage: Send + Sync + 'static {
     /// family first: read it again and retry.
     async fn swap_family(&self, expected: Option<u64>, state: &FamilyState) -> Result<bool>;
 
+    /// One cheap round trip to the backend, for health checks: `Ok` when it answers now.
+    /// The built-in drivers run the [`check`](TokenStorage::check) statement for a token that
+    /// does not exist (SQL: it reads all three tables) or send `PING` (Redis); memory always
+    /// answers. The default reads the [`ALL_SUBJECTS`] revocation epoch.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
+    async fn ping(&self) -> Result<()> {
+        self.revoked_before(ALL_SUBJECTS).await.map(drop)
+    }
+
     /// Everything a request needs to know about its token. The default asks the other
     /// methods one by one; network drivers answer in one round trip.
     async fn check(&self, probe: Probe<'_>) -> Result<Standing> {

@@ -218,6 +218,19 @@ impl SqlUserStore {
         self.inner.pool.close().await;
     }
 
+    /// One round trip that reads the store's tables (the schema version), for health checks.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database does not answer or the tables cannot be read.
+    pub async fn ping(&self) -> Result<()> {
+        let statement = &self.inner.sql.version;
+        let read = with_pool!(&self.inner.pool, pool => {
+            sqlx::query_scalar::<_, i64>(sql(statement)).fetch_one(pool).await
+        });
+        read.map(drop)
+            .map_err(|e| self.fail("cannot read the user tables", e))
+    }
+
     /// Whether self-registration is allowed (`users.allow_registration`).
     pub fn registration_allowed(&self) -> bool {
         self.inner.policy.allow_registration

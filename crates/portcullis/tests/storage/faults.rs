@@ -90,6 +90,7 @@ pub async fn every_call_is_unavailable(storage: &Arc<dyn TokenStorage>) {
         async { call!("family", storage.family("f")) },
         async { call!("swap_family", storage.swap_family(None, &state)) },
         async { call!("check", storage.check(probe)) },
+        async { call!("ping", storage.ping()) },
     );
     eprintln!(
         "{}: unavailable within {:?}",

@@ -50,6 +50,7 @@ async fn expected(storage: &dyn TokenStorage, probe: Probe<'_>) -> Standing {
 
 pub async fn records_round_trip(backend: &Backend) {
     let storage = backend.open().await;
+    storage.ping().await.unwrap();
     let record = token("j1", "user-1", later());
     storage.set(record.clone()).await.unwrap();
     assert!(storage.exists("j1").await.unwrap());

@@ -175,6 +175,11 @@ impl LoginThrottle {
         &self.inner.settings
     }
 
+    /// The store failures are counted in; `None` when the protection is disabled.
+    pub fn store(&self) -> Option<&Arc<dyn AttemptStore>> {
+        self.inner.store.as_ref()
+    }
+
     /// Refuses an attempt for `username` from `ip` during back-off.
     ///
     /// # Errors

@@ -71,6 +71,17 @@ pub trait AttemptStore: Send + Sync + 'static {
 
     /// Forgets the count under `key`.
     async fn reset(&self, key: &str) -> Result<()>;
+
+    /// One cheap round trip to the backend, for health checks: `Ok` when it answers now.
+    /// The built-in drivers read their table without returning a row (SQL) or send `PING`
+    /// (Redis); memory always answers.
+    /// The default reads a count that never exists.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
+    async fn ping(&self) -> Result<()> {
+        self.get("ping:", 0).await.map(drop)
+    }
 }
 
 /// See [`LoginThrottle::store_from_settings`](super::LoginThrottle::store_from_settings).
@@ -186,6 +197,10 @@ mod memory {
             self.counts.invalidate(key).await;
             Ok(())
         }
+
+        async fn ping(&self) -> Result<()> {
+            Ok(())
+        }
     }
 }
 
@@ -283,6 +298,10 @@ mod sql {
                 .execute_for(&self.reset, key, "cannot clear the login failures")
                 .await
         }
+
+        async fn ping(&self) -> Result<()> {
+            self.table.ping().await
+        }
     }
 }
 
@@ -376,6 +395,10 @@ return n
             self.redis
                 .unlink(key, "cannot clear the login failures")
                 .await
+        }
+
+        async fn ping(&self) -> Result<()> {
+            self.redis.ping().await
         }
     }
 }

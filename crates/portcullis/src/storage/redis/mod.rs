@@ -274,6 +274,11 @@ impl TokenStorage for RedisStorage {
         Ok(stored == 1)
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.run::<()>("Redis does not answer", &redis::cmd("PING"))
+            .await
+    }
+
     async fn check(&self, probe: Probe<'_>) -> Result<Standing> {
         let mut command = redis::cmd("MGET");
         command
