@@ -151,7 +151,14 @@ pub const RULES: &str = r#"[
   { "id": "ws", "secureList": "^/ws/", "match": "url" }
 ]"#;
 
+/// The test gateway's settings: firewall validator `jwt`; `extra` goes into `[gateway]` (and
+/// may open sections of its own after it).
 pub fn settings(upstream: SocketAddr, extra: &str) -> String {
+    settings_with(upstream, "jwt", extra)
+}
+
+/// [`settings`] with the firewall validator `validator`.
+pub fn settings_with(upstream: SocketAddr, validator: &str, extra: &str) -> String {
     format!(
         r#"
         [gateway]
@@ -168,7 +175,7 @@ pub fn settings(upstream: SocketAddr, extra: &str) -> String {
         refresh_reuse_overlap = "0s"
 
         [firewall]
-        validator = "jwt"
+        validator = "{validator}"
         default_authentication_action = "block"
         default_authorization_action = "block"
         rules = {{ provider = {{ source = "json", properties = {{ file = "rules.json" }} }} }}
