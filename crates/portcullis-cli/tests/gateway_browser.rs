@@ -422,7 +422,7 @@ async fn fetch_metadata_refuses_cross_site_posts() {
             .status(),
         StatusCode::FORBIDDEN
     );
-    // Safe methods are never refused.
+    // Safe methods are never refused…
     let get = client()
         .get(gateway.url("/hooks/payment"))
         .header("sec-fetch-site", "cross-site")
@@ -430,6 +430,20 @@ async fn fetch_metadata_refuses_cross_site_posts() {
         .await
         .unwrap();
     assert_eq!(get.status(), StatusCode::OK);
+    // …but a WebSocket handshake is not a safe GET: it would carry the session cookie into
+    // another site's connection.
+    let handshake = client()
+        .get(gateway.url("/chat"))
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "https://evil.example")
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -677,6 +677,16 @@ async fn fetch_metadata_refuses_cross_site_unsafe_requests() {
         .await
         .unwrap();
     assert_eq!(safe.status(), 200, "safe methods pass");
+    for (site, status) in [("cross-site", 403), ("same-origin", 200)] {
+        let handshake = server
+            .get("/token")
+            .header("sec-fetch-site", site)
+            .header("upgrade", "websocket")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(handshake.status(), status, "a {site} WebSocket handshake");
+    }
 
     let off = serve("").await;
     let response = off
