@@ -561,3 +561,79 @@ fn an_unknown_provider_stops_the_start_naming_the_key() {
         "names the choices: {stderr}"
     );
 }
+
+/// Redis's URL from `PORTCULLIS_TEST_REDIS_URL` (set by `scripts/test.sh`); `None` (skip)
+/// only when `PORTCULLIS_SKIP_SERVICES=1`.
+fn redis_url() -> Option<String> {
+    match std::env::var("PORTCULLIS_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("PORTCULLIS_SKIP_SERVICES").as_deref() == Ok("1") => {
+            eprintln!("PORTCULLIS_TEST_REDIS_URL is not set: skipped");
+            None
+        }
+        _ => panic!(
+            "PORTCULLIS_TEST_REDIS_URL is not set: run scripts/test.sh, or set \
+             PORTCULLIS_SKIP_SERVICES=1 to skip this test"
+        ),
+    }
+}
+
+/// Sessions live in the store of `jwt.token_storage.driver`: on Redis, two gateways share
+/// them — a login on one is a login on the other, and so is a logout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_on_redis_are_shared_by_every_instance() {
+    let Some(url) = redis_url() else { return };
+    let (upstream, _) = start_upstream().await;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let namespace = format!("gwb{}x{nanos}", std::process::id());
+    let settings = settings_with(
+        upstream,
+        "auth",
+        &format!(
+            r#"
+            [authentication]
+            provider = "session"
+            [session]
+            key_prefix = "{namespace}_session_"
+            [jwt.token_storage]
+            driver = "redis"
+            key_prefix = "{namespace}_tokens_"
+            properties = {{ url = "{url}" }}
+            "#
+        ),
+    );
+    let one = Gateway::start(&settings).await;
+    let two = Gateway::start(&settings).await;
+
+    let login = client()
+        .post(one.url("/portcullis/login"))
+        .json(&json!({ "username": "ann", "password": "ann-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookie = pair(&set_cookie(&login, SESSION).unwrap());
+    let me = |gateway: &Gateway| {
+        client()
+            .get(gateway.url("/portcullis/me"))
+            .header(COOKIE, &cookie)
+            .send()
+    };
+    let on_two = me(&two).await.unwrap();
+    assert_eq!(on_two.status(), StatusCode::OK);
+    let body: Value = on_two.json().await.unwrap();
+    assert_eq!(body["data"]["username"], "ann");
+
+    let logout = client()
+        .post(two.url("/portcullis/logout"))
+        .header(COOKIE, &cookie)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK);
+    assert_eq!(me(&one).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
