@@ -637,3 +637,50 @@ async fn sessions_on_redis_are_shared_by_every_instance() {
     assert_eq!(logout.status(), StatusCode::OK);
     assert_eq!(me(&one).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The annotated browser setup of `docs/gateway.md` loads, and a user logs in through it: a
+/// guest is sent to the login page, the form logs in, the upstream sees the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_browser_setup_works() {
+    let doc = include_str!("../../../docs/gateway.md");
+    let start = doc.find("<!-- gateway-browser-example:start -->").unwrap();
+    let end = doc.find("<!-- gateway-browser-example:end -->").unwrap();
+    let block = &doc[start..end];
+    let toml = &block[block.find("```toml\n").unwrap() + 8..block.rfind("```").unwrap()];
+    let (upstream, _) = start_upstream().await;
+    let toml = toml
+        .replace("http://10.0.0.5:3000", &format!("http://{upstream}"))
+        .replace("secret_key = \"\"", &format!("secret_key = \"{SECRET}\""));
+    let redis = "redis://cache.internal:6379/0";
+    let toml = match redis_url() {
+        Some(url) => toml.replace(redis, &url),
+        None => toml
+            .replace("driver = \"redis\"", "driver = \"memory\"")
+            .replace(&format!("properties = {{ url = \"{redis}\" }}"), ""),
+    };
+    let toml = format!("{toml}\n[basic_auth.users.ann]\npassword = \"plain:ann-password\"\n");
+    let gateway = Gateway::start(&toml).await;
+    let mut tab = Tab::new(&gateway);
+
+    let refused = tab.get("/account").send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    let to_login = location(&refused).to_owned();
+    assert!(to_login.starts_with("/login?_securedURL="), "{to_login}");
+    let token = tab.token(&to_login).await;
+    let login = tab
+        .post("/portcullis/login")
+        .form(&[
+            ("username", "ann"),
+            ("password", "ann-password"),
+            ("csrf", token.as_str()),
+            ("_securedURL", url_param(&to_login, "_securedURL").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&login), "/account");
+    tab.keep(&login).unwrap();
+    let seen = tab.page("/account").await;
+    assert_eq!(seen["x-portcullis-username"], "ann");
+}
