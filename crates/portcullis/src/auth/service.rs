@@ -17,6 +17,10 @@
 //! | `logout()` | [`logout`](AuthService::logout) | revokes the presented token | nothing to forget | destroys the session |
 //! | `getUserService()` | [`users`](AuthService::users) | | | |
 //!
+//! Every provider's `login` and `logout` also discards the request's CSRF tokens when a
+//! `CsrfLayer` (feature `csrf`) runs outside the handler (cbcsrf's auth token rotator,
+//! `csrf.enable_auth_token_rotator`).
+//!
 //! The trait is object-safe: a provider chosen at run time is an
 //! `Arc<dyn AuthService<User = U>>`, which is itself an [`AuthService`] (so the firewall's
 //! `AuthValidator` takes it). Login throttling is separate:
@@ -253,7 +257,7 @@ where
 }
 
 /// cbcsrf's auth token rotator, run by every provider's `login` and `logout`: when a
-/// [`CsrfLayer`](crate::csrf::CsrfLayer) runs outside the handler, the request's CSRF tokens
+/// `CsrfLayer` (feature `csrf`) runs outside the handler, the request's CSRF tokens
 /// are discarded (unless `csrf.enable_auth_token_rotator` is off), so a token issued before
 /// the change is refused after it.
 #[cfg(feature = "csrf")]

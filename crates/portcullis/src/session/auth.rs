@@ -9,7 +9,7 @@
 //!    then the user id is stored; [`SecurityEvent::Login`] carries both ids.
 //! 3. `logout`: the session is destroyed and the cookie removed; [`SecurityEvent::Logout`]
 //!    carries the id that ended.
-//! 4. Both discard the request's CSRF tokens when a [`CsrfLayer`](crate::csrf::CsrfLayer)
+//! 4. Both discard the request's CSRF tokens when a `CsrfLayer` (feature `csrf`)
 //!    runs outside the handler (cbcsrf's auth token rotator, `csrf.enable_auth_token_rotator`):
 //!    a token issued before the login or logout is refused after it.
 //!
