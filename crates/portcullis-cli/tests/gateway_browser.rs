@@ -377,6 +377,14 @@ async fn csrf_tokens_guard_what_reaches_the_upstream() {
     assert_eq!(generated.status(), StatusCode::OK);
     assert_eq!(generated.headers()["cache-control"], "no-store");
     assert_eq!(generated.text().await.unwrap(), token);
+    let named = tab
+        .get("/portcullis/csrf/generate/checkout")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), StatusCode::OK);
+    let named = named.text().await.unwrap();
+    assert!(named.len() == 43 && named != token, "a token of its own");
 
     // JSON logins need no token (no other site can send JSON without a preflight).
     let json_login = client()
