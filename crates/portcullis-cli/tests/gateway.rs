@@ -787,8 +787,7 @@ async fn the_documented_settings_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_users_pass_and_the_logout_endpoint_makes_browsers_forget_them() {
     let (upstream, _) = start_upstream().await;
-    let basic = settings(upstream, "").replace(r#"validator = "jwt""#, r#"validator = "basic""#);
-    let gateway = Gateway::start(&basic).await;
+    let gateway = Gateway::start(&settings_with(upstream, "basic", "")).await;
     let http = client();
 
     let guest = http.get(gateway.url("/api/orders")).send().await.unwrap();

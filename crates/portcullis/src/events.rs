@@ -9,7 +9,8 @@
 //!    run is cut off after [`LISTENER_TIMEOUT`].
 //!
 //! Events carry tokens as [`Jwt`], whose `Debug` hides the token, so logging
-//! an event never logs a credential.
+//! an event never logs a credential. [`log_event`] is a listener writing every event as one
+//! structured `tracing` line (what `portcullis serve` logs).
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -24,6 +25,8 @@
 //! assert_eq!(*seen.lock().unwrap(), ["jwt_invalidate_all_tokens"]);
 //! ```
 
+mod log;
+
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -36,6 +39,8 @@ use crate::auth::{AuthUser, LockoutScope};
 use crate::jwt::{Claims, Jwt};
 use crate::session::SessionId;
 use crate::settings::{HostHeaderValidationSettings, IpValidationSettings};
+
+pub use self::log::{log_event, LOG_TARGET};
 
 /// How long an async listener may run before it is cut off.
 pub const LISTENER_TIMEOUT: Duration = Duration::from_secs(10);

@@ -15,7 +15,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use portcullis::auth::{AuthUser, Identity};
+use common::users::Users;
+use http::request::Parts;
+use portcullis::auth::{AuthService, AuthUser, BasicAuthService, Identity};
 use portcullis::csrf::{endpoint, Csrf, CsrfExempt, CsrfLayer, CsrfTokens, FetchMetadataLayer};
 use portcullis::session::SessionId;
 use portcullis::settings::Settings;
@@ -141,6 +143,21 @@ async fn serve(toml: &str) -> Server {
             post(|csrf: Csrf| async move {
                 csrf.on_authentication_change().await;
                 "bye"
+            }),
+        )
+        .route(
+            "/auth/login",
+            post(|mut parts: Parts| async move {
+                let auth = BasicAuthService::new(Users::sample(), "test").unwrap();
+                let user = Users::sample().get("1");
+                auth.login(&mut parts, user).await.map(|_| "welcome")
+            }),
+        )
+        .route(
+            "/auth/logout",
+            post(|mut parts: Parts| async move {
+                let auth = BasicAuthService::new(Users::sample(), "test").unwrap();
+                auth.logout(&mut parts).await.map(|()| "bye")
             }),
         )
         .route("/webhooks/payment", post(|| async { "hook" }))
@@ -445,6 +462,39 @@ async fn login_and_logout_rotate_the_tokens() {
     assert_eq!(kept.submit("s", &token).await, 200, "rotator off");
 }
 
+/// No handler code: every `AuthService`'s `login` and `logout` rotate the request's tokens
+/// (here `BasicAuthService`, with the stand-in session keeping its id).
+#[tokio::test]
+async fn auth_services_rotate_the_tokens_by_themselves() {
+    let server = serve(VERIFY).await;
+    for path in ["/auth/login", "/auth/logout"] {
+        let before = server.token("s").await;
+        let changed = server
+            .post(path)
+            .header("cookie", "sid=s")
+            .header("x-csrf-token", &before)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200, "{path}");
+        assert_eq!(server.submit("s", &before).await, 403, "rotated at {path}");
+        let after = server.token("s").await;
+        assert_eq!(server.submit("s", &after).await, 200);
+    }
+
+    let kept = serve(&format!("{VERIFY}\nenable_auth_token_rotator = false")).await;
+    let token = kept.token("s").await;
+    let login = kept
+        .post("/auth/login")
+        .header("cookie", "sid=s")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert_eq!(kept.submit("s", &token).await, 200, "rotator off");
+}
+
 #[tokio::test]
 async fn guests_get_an_anonymous_binding_cookie() {
     let server = serve(VERIFY).await;
@@ -627,6 +677,16 @@ async fn fetch_metadata_refuses_cross_site_unsafe_requests() {
         .await
         .unwrap();
     assert_eq!(safe.status(), 200, "safe methods pass");
+    for (site, status) in [("cross-site", 403), ("same-origin", 200)] {
+        let handshake = server
+            .get("/token")
+            .header("sec-fetch-site", site)
+            .header("upgrade", "websocket")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(handshake.status(), status, "a {site} WebSocket handshake");
+    }
 
     let off = serve("").await;
     let response = off

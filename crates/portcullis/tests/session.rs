@@ -339,3 +339,102 @@ async fn csrf_tokens_of_a_guest_survive_through_the_session() {
         .unwrap();
     assert_eq!(app.oneshot(save).await.unwrap().status(), StatusCode::OK);
 }
+
+/// `SessionAuthService` rotates the CSRF tokens by itself: the tokens of the session before
+/// the login are discarded from the store (not merely unreachable through the old id), and
+/// those of the session that logs out too. With `enable_auth_token_rotator = false` they stay.
+#[cfg(feature = "csrf")]
+#[tokio::test]
+async fn session_logins_and_logouts_discard_csrf_tokens_by_themselves() {
+    use std::sync::Arc;
+
+    use axum::routing::{get, post};
+    use axum::Router;
+    use http::request::Parts;
+    use portcullis::auth::AuthService;
+    use portcullis::csrf::{Csrf, CsrfBinding, CsrfLayer, DEFAULT_KEY};
+    use portcullis::session::{MemorySessionStore, SessionAuthService, SessionId, SessionLayer};
+    use portcullis::settings::Settings;
+
+    use crate::common::users::Users;
+
+    for rotator in [true, false] {
+        let settings = Settings::from_toml_str(&format!(
+            "[csrf]\nenable_auto_verifier = true\nenable_auth_token_rotator = {rotator}"
+        ))
+        .unwrap();
+        let csrf = CsrfLayer::from_settings(&settings).unwrap();
+        let tokens = csrf.tokens().clone();
+        let auth = Arc::new(SessionAuthService::new(Users::sample()));
+        let logout = auth.clone();
+        let app = Router::new()
+            .route(
+                "/form",
+                get(|csrf: Csrf| async move { csrf.token(DEFAULT_KEY).await }),
+            )
+            .route(
+                "/login",
+                post(move |mut parts: Parts| async move {
+                    let login = auth.authenticate(&mut parts, "alice", "alice-password");
+                    login.await.map(|login| login.user.id)
+                }),
+            )
+            .route(
+                "/logout",
+                post(move |mut parts: Parts| async move { logout.logout(&mut parts).await }),
+            )
+            .layer(csrf)
+            .layer(SessionLayer::new(
+                &settings.session,
+                Arc::new(MemorySessionStore::new()),
+            ));
+        let base = crate::common::server::serve(app).await;
+        let http = reqwest::Client::new();
+        let session_of = |response: &reqwest::Response| {
+            let cookie = response.headers()["set-cookie"].to_str().unwrap();
+            let value = cookie.split(';').next().unwrap();
+            value.split_once('=').unwrap().1.to_owned()
+        };
+        let token_of = |id: &str| {
+            let request = http
+                .get(format!("{base}/form"))
+                .header("cookie", format!("{COOKIE}={id}"));
+            async move { request.send().await.unwrap().text().await.unwrap() }
+        };
+        let form = http.get(format!("{base}/form")).send().await.unwrap();
+        let guest = session_of(&form);
+        let before = form.text().await.unwrap();
+
+        let login = http
+            .post(format!("{base}/login"))
+            .header("cookie", format!("{COOKIE}={guest}"))
+            .header("x-csrf-token", &before)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), StatusCode::OK);
+        let user = session_of(&login);
+        let guest_binding = CsrfBinding::session(&SessionId::new(guest.as_str()));
+        assert_eq!(
+            tokens.verify(&guest_binding, DEFAULT_KEY, &before).await,
+            !rotator,
+            "rotator {rotator}: the guest session's token after the login"
+        );
+
+        let during = token_of(&user).await;
+        let logout = http
+            .post(format!("{base}/logout"))
+            .header("cookie", format!("{COOKIE}={user}"))
+            .header("x-csrf-token", &during)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(logout.status(), StatusCode::OK);
+        let user_binding = CsrfBinding::session(&SessionId::new(user.as_str()));
+        assert_eq!(
+            tokens.verify(&user_binding, DEFAULT_KEY, &during).await,
+            !rotator,
+            "rotator {rotator}: the ended session's token after the logout"
+        );
+    }
+}

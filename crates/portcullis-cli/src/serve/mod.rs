@@ -8,7 +8,9 @@
 //!    settings), `users` (the SQL user store, which can register users), or `""`: the
 //!    `basic_auth` users when there are any, else the SQL user store.
 //! 3. The gateway is assembled, the signal handlers installed, the listener bound; then the
-//!    address is printed on stdout (`listening on http://ADDR`).
+//!    address is printed on stdout (`listening on http://ADDR`). Every security event (logins,
+//!    logouts, failures, lockouts, refusals, blocks, tokens issued and revoked…) is logged on
+//!    stderr as one structured line ([`log_event`]).
 //! 4. SIGHUP re-reads the settings file: new rules and users apply to the next request; an
 //!    unusable file is reported on stderr and the settings in force are kept.
 //! 5. SIGTERM/SIGINT: no new connection is accepted, requests in flight finish (at most
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use portcullis::auth::AuthUser;
+use portcullis::events::{log_event, EventBus};
 use portcullis::gateway::{Gateway, GatewayUsers, SettingsUsers};
 use portcullis::jwt::JwtSubject;
 use portcullis::settings::{Settings, SettingsSource};
@@ -173,7 +176,7 @@ impl Running {
     {
         let shutdown_timeout = settings.gateway.shutdown_timeout;
         let upstream = settings.gateway.upstream.clone();
-        let mut builder = Gateway::builder(settings, users);
+        let mut builder = Gateway::builder(settings, users).events(EventBus::new().on(log_event));
         if let Some(dir) = self.source.as_ref().and_then(Source::base_dir) {
             builder = builder.base_dir(dir);
         }

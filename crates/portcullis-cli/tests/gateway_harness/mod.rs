@@ -156,14 +156,24 @@ pub const RULES: &str = r#"[
   { "id": "ws", "secureList": "^/ws/", "match": "url" }
 ]"#;
 
-/// The test gateway's settings for the upstream at `upstream` over plain HTTP; `extra` lines
-/// go into `[gateway]` (sections may follow them).
+/// The test gateway's settings for the upstream at `upstream` over plain HTTP, firewall
+/// validator `jwt`; `extra` lines go into `[gateway]` (sections may follow them).
 pub fn settings(upstream: SocketAddr, extra: &str) -> String {
-    settings_for(&format!("http://{upstream}"), extra)
+    settings_with(upstream, "jwt", extra)
+}
+
+/// [`settings`] with the firewall validator `validator`.
+pub fn settings_with(upstream: SocketAddr, validator: &str, extra: &str) -> String {
+    settings_at(&format!("http://{upstream}"), validator, extra)
 }
 
 /// [`settings`] for the upstream URL `upstream` (`http://…` or `https://…`).
 pub fn settings_for(upstream: &str, extra: &str) -> String {
+    settings_at(upstream, "jwt", extra)
+}
+
+/// The settings of the test gateway: upstream URL, firewall validator, extra `[gateway]` lines.
+fn settings_at(upstream: &str, validator: &str, extra: &str) -> String {
     format!(
         r#"
         [gateway]
@@ -180,7 +190,7 @@ pub fn settings_for(upstream: &str, extra: &str) -> String {
         refresh_reuse_overlap = "0s"
 
         [firewall]
-        validator = "jwt"
+        validator = "{validator}"
         default_authentication_action = "block"
         default_authorization_action = "block"
         rules = {{ provider = {{ source = "json", properties = {{ file = "rules.json" }} }} }}

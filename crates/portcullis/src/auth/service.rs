@@ -17,6 +17,10 @@
 //! | `logout()` | [`logout`](AuthService::logout) | revokes the presented token | nothing to forget | destroys the session |
 //! | `getUserService()` | [`users`](AuthService::users) | | | |
 //!
+//! Every provider's `login` and `logout` also discards the request's CSRF tokens when a
+//! `CsrfLayer` (feature `csrf`) runs outside the handler (cbcsrf's auth token rotator,
+//! `csrf.enable_auth_token_rotator`).
+//!
 //! The trait is object-safe: a provider chosen at run time is an
 //! `Arc<dyn AuthService<User = U>>`, which is itself an [`AuthService`] (so the firewall's
 //! `AuthValidator` takes it). Login throttling is separate:
@@ -221,6 +225,7 @@ where
     async fn login(&self, parts: &mut Parts, user: U) -> Result<Login<U>> {
         let tokens = self.from_user(&user, Map::new(), Map::new()).await?;
         set_current_user(parts, &user, user.jwt_scopes());
+        authentication_changed(parts).await;
         announce_login(self.events(), &user, None, None);
         Ok(Login {
             user,
@@ -235,6 +240,7 @@ where
         let subject = self.decode(token.as_str())?.sub().map(str::to_owned);
         JwtService::logout(self, token.as_str()).await?;
         clear_current_user::<U>(parts);
+        authentication_changed(parts).await;
         let events = self.events();
         if !events.is_empty() {
             events.emit(SecurityEvent::Logout {
@@ -249,6 +255,22 @@ where
         Some(HeaderValue::from_static("Bearer realm=\"portcullis\""))
     }
 }
+
+/// cbcsrf's auth token rotator, run by every provider's `login` and `logout`: when a
+/// `CsrfLayer` (feature `csrf`) runs outside the handler, the request's CSRF tokens
+/// are discarded (unless `csrf.enable_auth_token_rotator` is off), so a token issued before
+/// the change is refused after it.
+#[cfg(feature = "csrf")]
+pub(crate) async fn authentication_changed(parts: &Parts) {
+    let csrf = parts.extensions.get::<crate::csrf::Csrf>().cloned();
+    if let Some(csrf) = csrf {
+        csrf.on_authentication_change().await;
+    }
+}
+
+/// Without the `csrf` feature there are no CSRF tokens to rotate.
+#[cfg(not(feature = "csrf"))]
+pub(crate) async fn authentication_changed(_: &Parts) {}
 
 /// Announces a login on `events`.
 pub(crate) fn announce_login<U: AuthUser + Clone>(
@@ -315,6 +337,7 @@ impl<S: UserService> AuthService for BasicAuthService<S> {
     /// with every request.
     async fn login(&self, parts: &mut Parts, user: S::User) -> Result<Login<S::User>> {
         set_current_user(parts, &user, std::iter::empty::<String>());
+        authentication_changed(parts).await;
         Ok(Login::new(user))
     }
 
@@ -323,6 +346,7 @@ impl<S: UserService> AuthService for BasicAuthService<S> {
     /// (cbsecurity's `BasicAuth.logout`).
     async fn logout(&self, parts: &mut Parts) -> Result<()> {
         clear_current_user::<S::User>(parts);
+        authentication_changed(parts).await;
         Ok(())
     }
 

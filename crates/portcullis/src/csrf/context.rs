@@ -196,10 +196,17 @@ impl Csrf {
         }
     }
 
-    /// Call from login and logout handlers: rotates unless `enable_auth_token_rotator` is off.
+    /// Call from login and logout handlers (every [`AuthService`](crate::auth::AuthService)
+    /// of portcullis calls it in `login` and `logout`): discards the tokens of the request's
+    /// binding unless `enable_auth_token_rotator` is off. With a session, tokens made later in
+    /// the request bind to the session's id as it is now (login rotates it, logout replaces
+    /// the session).
     pub async fn on_authentication_change(&self) {
         if let Some(binding) = self.binding() {
             self.tokens.on_authentication_change(&binding).await;
+        }
+        if let Some(session) = &self.session {
+            self.state().binding = Some(CsrfBinding::session(&session.id()));
         }
     }
 

@@ -1,7 +1,9 @@
 //! [`FetchMetadataLayer`]: token-less CSRF protection from the browser's own report of where
 //! a request comes from (`csrf.fetch_metadata`; a portcullis addition).
 //!
-//! For requests other than `GET`, `HEAD`, `OPTIONS` and `TRACE`:
+//! For requests other than `GET`, `HEAD`, `OPTIONS` and `TRACE` — and for WebSocket
+//! handshakes (`GET` with `Upgrade: websocket`), which carry the browser's cookies into a
+//! connection that can change state (cross-site WebSocket hijacking):
 //!
 //! 1. `Sec-Fetch-Site: same-origin` or `none` (typed by the user) → allowed;
 //!    `same-site`, `cross-site` or anything else → allowed only if `Origin` is one of
@@ -38,7 +40,7 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use http::header::ORIGIN;
+use http::header::{ORIGIN, UPGRADE};
 use http::request::Parts;
 use http::{Method, StatusCode};
 use tower_layer::Layer;
@@ -136,6 +138,15 @@ impl FetchMetadataLayer {
     }
 }
 
+/// Whether the request asks to become a WebSocket.
+fn is_websocket_handshake(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
+
 impl<S> Layer<S> for FetchMetadataLayer {
     type Service = FetchMetadata<S>;
 
@@ -149,7 +160,7 @@ impl RequestCheck for FetchMetadataLayer {
         let safe = matches!(
             parts.method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        );
+        ) && !is_websocket_handshake(parts);
         if !self.enabled || safe || self.allows(parts) {
             return None;
         }

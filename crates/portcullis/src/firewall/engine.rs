@@ -45,6 +45,9 @@ pub struct InvalidAccess {
     pub guard: Option<GuardLevel>,
     /// The client's address, behind trusted proxies.
     pub ip: Option<IpAddr>,
+    /// The id of the user the request was identified as (`None` for a guest): the user who
+    /// lacked the role or permission of an authorization refusal.
+    pub user: Option<String>,
     /// The request method.
     #[serde(serialize_with = "display")]
     pub method: Method,
@@ -135,12 +138,12 @@ impl FirewallBuilder {
             rules.into_iter().partition(|r| r.module().is_none());
         self.rules = global;
         for (name, settings) in &self.settings.modules {
-            let mut module = Module::from_settings(name, settings.clone(), &self.settings).await?;
-            module.rules = tagged
+            let rules = tagged
                 .iter()
                 .filter(|r| r.module() == Some(name))
                 .cloned()
                 .collect();
+            let module = Module::with_rules(name, settings.clone(), rules);
             self.modules.push(module);
         }
         Ok(self)
@@ -479,6 +482,10 @@ impl Firewall {
             rule: rule.clone(),
             guard,
             ip: client.ip,
+            user: parts
+                .extensions
+                .get::<crate::auth::Identity>()
+                .map(|identity| identity.id().to_owned()),
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             module: module.map(|m| m.name.clone()),

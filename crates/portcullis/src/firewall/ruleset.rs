@@ -49,25 +49,36 @@ impl Module {
         settings: ModuleFirewallSettings,
         global: &crate::settings::FirewallSettings,
     ) -> Result<Module> {
-        let rules = super::sources::RuleAssembly::from_rules(&global.rules)
+        // Only the global defaults: the global rules are not the module's to load.
+        let defaults = crate::settings::RulesSettings {
+            defaults: global.rules.defaults.clone(),
+            ..crate::settings::RulesSettings::default()
+        };
+        let rules = super::sources::RuleAssembly::from_rules(&defaults)
             .module(name, &settings.rules)
             .load()
-            .await?
-            .into_iter()
-            .filter(|rule| rule.module() == Some(name))
-            .collect();
+            .await?;
+        Ok(Module::with_rules(name, settings, rules))
+    }
+
+    /// The module `name` with `settings` and its `rules`, already loaded and normalised.
+    pub(crate) fn with_rules(
+        name: &str,
+        settings: ModuleFirewallSettings,
+        rules: Vec<Rule>,
+    ) -> Module {
         let entry_point = if settings.entry_point.is_empty() {
             format!("/{name}")
         } else {
             settings.entry_point.clone()
         };
-        Ok(Module {
+        Module {
             name: name.to_owned(),
             entry_point,
             settings,
             rules,
             validator: None,
-        })
+        }
     }
 
     /// Whether `path` belongs to this module (its entry point, segment-wise).

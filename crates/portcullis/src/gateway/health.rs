@@ -55,6 +55,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::browser::Browser;
 use super::{GatewayUsers, ReverseProxy};
 use crate::auth::{AuthUser, LoginThrottle};
 use crate::jwt::{JwtService, JwtSubject};
@@ -219,6 +220,7 @@ pub(crate) fn gateway_checks<U: AuthUser + JwtSubject + Clone>(
     jwt: &JwtService<U>,
     users: &Arc<dyn GatewayUsers<User = U>>,
     throttle: &LoginThrottle,
+    browser: &Browser,
     proxy: &ReverseProxy,
 ) -> Health {
     let mut health = Health::new(timeout);
@@ -249,6 +251,13 @@ pub(crate) fn gateway_checks<U: AuthUser + JwtSubject + Clone>(
                     .await
                     .map_err(|e| reason("login_protection", &e))
             }
+        });
+    }
+    if let Some(store) = browser.session_store() {
+        let store = store.clone();
+        health = health.check("sessions", move || {
+            let store = store.clone();
+            async move { store.ping().await.map_err(|e| reason("sessions", &e)) }
         });
     }
     let proxy = proxy.clone();

@@ -7,15 +7,26 @@
 //! 1. [`HeadersLayer`] from `security_headers`: security headers
 //!    on every response (refusals included), HTTPS redirect, host and IP validation;
 //! 2. [`RequestLimitsLayer`]: 431 for an oversized head, 413 for an oversized body;
-//! 3. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
-//!    `authentication.login_protection` —, register, logout, refresh, me, [`health`], and the
-//!    Basic-auth logout [`BASIC_LOGOUT_PATH`](crate::auth::BASIC_LOGOUT_PATH) — see
-//!    [`ENDPOINTS_PREFIX`]), answered here and never proxied;
-//! 4. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
-//!    `jwt`, `auth` and `basic` over the same users and token storage), which refuses,
-//!    redirects or lets the request on with the caller's [`Identity`](crate::auth::Identity);
-//! 5. [`IdentityHeadersLayer`]: client-sent identity headers removed, the caller's set;
-//! 6. [`ReverseProxy`]: the request streamed to `gateway.upstream` — plain HTTP, or TLS for
+//! 3. with `csrf.fetch_metadata.enabled`, the [Fetch Metadata](crate::csrf::FetchMetadataLayer)
+//!    check: a cross-site state-changing request gets 403;
+//! 4. with `authentication.provider = "session"`, the [session
+//!    layer](crate::session::SessionLayer) (store on the `jwt.token_storage` backend);
+//! 5. the gateway's own endpoints under `/portcullis/` (login — under the login throttle of
+//!    `authentication.login_protection` —, register, logout, refresh, me, [`health`], the CSRF
+//!    token endpoint, the Basic-auth logout
+//!    [`BASIC_LOGOUT_PATH`](crate::auth::BASIC_LOGOUT_PATH) — see [`ENDPOINTS_PREFIX`]),
+//!    answered here and never proxied; the provider decides whether a login issues tokens or
+//!    opens a session;
+//! 6. the [`Firewall`] built from `firewall` (rules from every source, modules, validators
+//!    `jwt`, `auth` — the provider's: the session's user, else a bearer token — and `basic`
+//!    over the same users and token storage), which refuses, redirects or lets the request on
+//!    with the caller's [`Identity`](crate::auth::Identity);
+//! 7. with `csrf.enable_auto_verifier`, the [CSRF layer](crate::csrf::CsrfLayer): a
+//!    state-changing request without the caller's token gets 403 (requests identified by a
+//!    bearer token in a header are exempt);
+//! 8. [`IdentityHeadersLayer`]: client-sent identity headers removed, the caller's set — and
+//!    the CSRF token header, for the upstream's forms;
+//! 9. [`ReverseProxy`]: the request streamed to `gateway.upstream` — plain HTTP, or TLS for
 //!    an `https` upstream ([`tls`]) — WebSocket upgrades included, the answer streamed back.
 //!
 //! The firewall and the users can be replaced while the gateway runs ([`Gateway::reload`], on
@@ -62,6 +73,8 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
+mod browser;
 mod endpoints;
 pub mod health;
 mod identity;
@@ -93,6 +106,8 @@ pub use self::limits::{body_too_large, RequestLimits, RequestLimitsLayer};
 pub use self::proxy::ReverseProxy;
 pub use self::users::{GatewayUsers, SettingsUsers};
 
+use self::auth::{GatewayAuth, Provider};
+use self::browser::Browser;
 use self::endpoints::Endpoints;
 use self::health::Health;
 use crate::auth::{basic_logout_endpoint, AuthUser, BasicUser, LoginThrottle};
@@ -102,7 +117,7 @@ use crate::firewall::{AuthValidator, BasicAuthValidator, Firewall, JwtValidator}
 use crate::headers::HeadersLayer;
 use crate::jwt::{JwtService, JwtSubject};
 use crate::net::TrustedProxies;
-use crate::settings::{MatchTarget, Settings};
+use crate::settings::{MatchTarget, Settings, ValidatorKind};
 use crate::storage::TokenStorage;
 use crate::{Error, Result};
 
@@ -124,6 +139,7 @@ impl<U> Clone for Gateway<U> {
 
 struct Inner<U> {
     jwt: JwtService<U>,
+    auth: Arc<GatewayAuth<U>>,
     users: Arc<dyn GatewayUsers<User = U>>,
     events: EventBus,
     base_dir: Option<PathBuf>,
@@ -134,6 +150,7 @@ struct Inner<U> {
     /// Everything but the firewall, which is rebuilt on reload.
     endpoints: Router,
     proxied: Router,
+    browser: Browser,
     limits: RequestLimitsLayer,
     headers: HeadersLayer,
     health: Arc<Health>,
@@ -170,11 +187,19 @@ where
         self
     }
 
-    /// Connects token storage, loads the rules and assembles the stack. Every mistake in
-    /// the settings fails here, naming its key: a missing `gateway.upstream`, an unreadable
-    /// `gateway.upstream_ca_file` (relative to the base directory), a rule matching routes.
+    /// Connects token storage (and the session store), loads the rules and assembles the
+    /// stack. Every mistake in the settings fails here, naming its key: a missing
+    /// `gateway.upstream`, an unreadable `gateway.upstream_ca_file` (relative to the base
+    /// directory), a rule matching routes, an unknown `authentication.provider`.
     pub async fn build(self) -> Result<Gateway<U>> {
         let settings = self.settings;
+        let provider = Provider::from_settings(&settings)?;
+        if provider == Provider::Session && settings.firewall.validator != ValidatorKind::Auth {
+            tracing::warn!(
+                "authentication.provider = \"session\": only the firewall's `auth` validator \
+                 identifies session users; firewall.validator is not `auth`"
+            );
+        }
         let gateway = &settings.gateway;
         let proxies = TrustedProxies::new(settings.firewall.trusted_proxies.iter().copied());
         let proxy = match (&gateway.upstream_ca_file, &self.base_dir) {
@@ -195,35 +220,49 @@ where
         let throttle = LoginThrottle::from_settings(&settings)
             .await?
             .events(self.events.clone());
+        let auth = Arc::new(GatewayAuth::new(
+            provider,
+            jwt.clone(),
+            self.users.clone(),
+            self.events.clone(),
+        ));
+        let browser = Browser::from_settings(&settings, provider).await?;
         let health = Arc::new(health::gateway_checks(
             gateway.connect_timeout,
             &jwt,
             &self.users,
             &throttle,
+            &browser,
             &proxy,
         ));
-        let endpoints = endpoints::router(Endpoints {
-            jwt: jwt.clone(),
-            users: self.users.clone(),
-            throttle,
-            proxies: proxies.clone(),
-            health: health.clone(),
-        })
+        let endpoints = endpoints::router(
+            Endpoints {
+                jwt: jwt.clone(),
+                auth: auth.clone(),
+                users: self.users.clone(),
+                throttle,
+                proxies: proxies.clone(),
+                health: health.clone(),
+            },
+            &browser,
+        )
         .merge(basic_logout_endpoint(BASIC_REALM)?);
-        let proxied = Router::new().fallback_service(identity.layer(proxy));
+        let proxied = browser.proxied(Router::new().fallback_service(identity.layer(proxy)));
         let limits = RequestLimitsLayer::new(gateway.max_body_size, gateway.max_header_size);
         let headers = HeadersLayer::from_settings(&settings, self.events.clone())?;
         let parts = Parts {
             jwt: &jwt,
+            auth: &auth,
             users: &self.users,
             events: &self.events,
             base_dir: self.base_dir.as_ref(),
         };
         let firewall = parts.firewall(&settings).await?;
-        let router = assemble(&endpoints, &proxied, limits, &headers, &firewall);
+        let router = assemble(&endpoints, &proxied, &browser, limits, &headers, &firewall);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 jwt,
+                auth,
                 users: self.users,
                 events: self.events,
                 base_dir: self.base_dir,
@@ -232,6 +271,7 @@ where
                 router: ArcSwap::from_pointee(router),
                 endpoints,
                 proxied,
+                browser,
                 limits,
                 headers,
                 health,
@@ -243,6 +283,7 @@ where
 /// What building a firewall needs.
 struct Parts<'a, U> {
     jwt: &'a JwtService<U>,
+    auth: &'a Arc<GatewayAuth<U>>,
     users: &'a Arc<dyn GatewayUsers<User = U>>,
     events: &'a EventBus,
     base_dir: Option<&'a PathBuf>,
@@ -260,8 +301,8 @@ where
         }
         let builder = Firewall::builder(settings.firewall.clone())
             .validator("jwt", Arc::new(JwtValidator::new(self.jwt.clone())))
-            // Sessions join the `auth` validator (any of session, token) once they are merged.
-            .validator("auth", Arc::new(AuthValidator::new(self.jwt.clone())))
+            // The provider's: the session's user, else a bearer token.
+            .validator("auth", Arc::new(AuthValidator::new(self.auth.clone())))
             .validator(
                 "basic",
                 Arc::new(BasicAuthValidator::new(self.users.clone(), BASIC_REALM)?),
@@ -291,15 +332,13 @@ where
 fn assemble(
     endpoints: &Router,
     proxied: &Router,
+    browser: &Browser,
     limits: RequestLimitsLayer,
     headers: &HeadersLayer,
     firewall: &Firewall,
 ) -> Router {
-    endpoints
-        .clone()
-        .merge(firewall.protect(proxied.clone()))
-        .layer(limits)
-        .layer(headers.clone())
+    let app = endpoints.clone().merge(firewall.protect(proxied.clone()));
+    browser.outer(app).layer(limits).layer(headers.clone())
 }
 
 impl Gateway<BasicUser> {
@@ -375,6 +414,7 @@ where
         let inner = &self.inner;
         let parts = Parts {
             jwt: &inner.jwt,
+            auth: &inner.auth,
             users: &inner.users,
             events: &inner.events,
             base_dir: inner.base_dir.as_ref(),
@@ -384,6 +424,7 @@ where
         let router = assemble(
             &inner.endpoints,
             &inner.proxied,
+            &inner.browser,
             inner.limits,
             &inner.headers,
             &firewall,

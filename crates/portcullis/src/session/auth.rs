@@ -9,6 +9,9 @@
 //!    then the user id is stored; [`SecurityEvent::Login`] carries both ids.
 //! 3. `logout`: the session is destroyed and the cookie removed; [`SecurityEvent::Logout`]
 //!    carries the id that ended.
+//! 4. Both discard the request's CSRF tokens when a `CsrfLayer` (feature `csrf`)
+//!    runs outside the handler (cbcsrf's auth token rotator, `csrf.enable_auth_token_rotator`):
+//!    a token issued before the login or logout is refused after it.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,7 +44,9 @@ use async_trait::async_trait;
 use http::request::Parts;
 
 use super::Session;
-use crate::auth::service::{announce_login, cached_user, clear_current_user, set_current_user};
+use crate::auth::service::{
+    announce_login, authentication_changed, cached_user, clear_current_user, set_current_user,
+};
 use crate::auth::{AuthService, AuthUser, Login, UserService};
 use crate::events::{EventBus, SecurityEvent};
 use crate::Result;
@@ -119,6 +124,7 @@ impl<S: UserService> AuthService for SessionAuthService<S> {
         let current = session.id();
         parts.extensions.insert(current.clone());
         set_current_user(parts, &user, std::iter::empty::<String>());
+        authentication_changed(parts).await;
         announce_login(&self.events, &user, Some(previous), Some(current));
         Ok(Login::new(user))
     }
@@ -130,6 +136,7 @@ impl<S: UserService> AuthService for SessionAuthService<S> {
         let user_id = clear_current_user::<S::User>(parts).or_else(|| session.user_id());
         session.destroy().await?;
         parts.extensions.insert(session.id());
+        authentication_changed(parts).await;
         if !self.events.is_empty() {
             self.events.emit(SecurityEvent::Logout {
                 user_id,

@@ -48,7 +48,9 @@ use crate::{Error, Result};
 pub struct AuthenticationSettings {
     /// `provider`: name of the authentication service. Default: `""` = the one registered
     /// in code. (cbsecurity's default `authenticationService@cbauth` names a CFML service and
-    /// has no meaning here.)
+    /// has no meaning here.) The gateway knows `""` or `"jwt"` (logins issue tokens) and
+    /// `"session"` (logins open a cookie session, for browser apps); it refuses any other
+    /// name at start-up.
     pub provider: String,
     /// `user_service`: name of the user service. Default: `""` = the one registered in code,
     /// or the `basic_auth` user store when the firewall validator is `basic` (as cbsecurity

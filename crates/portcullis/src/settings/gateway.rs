@@ -114,6 +114,10 @@ pub struct IdentityHeaderNames {
     pub permissions: String,
     /// `scopes`: the token's scopes. Default: `x-portcullis-scopes`.
     pub scopes: String,
+    /// `csrf_token`: the current CSRF token of the caller (key `default`), for the upstream
+    /// to put into its forms; sent only while `csrf.enable_auto_verifier` is on, and removed
+    /// from client requests always. Default: `x-portcullis-csrf-token`.
+    pub csrf_token: String,
 }
 
 impl Default for IdentityHeaderNames {
@@ -124,12 +128,14 @@ impl Default for IdentityHeaderNames {
             roles: "x-portcullis-roles".to_owned(),
             permissions: "x-portcullis-permissions".to_owned(),
             scopes: "x-portcullis-scopes".to_owned(),
+            csrf_token: "x-portcullis-csrf-token".to_owned(),
         }
     }
 }
 
 impl IdentityHeaderNames {
-    /// `(key, name)` of every header, in a fixed order.
+    /// `(key, name)` of every identity header, in a fixed order (not `csrf_token`, which
+    /// carries no identity: see [`IdentityHeaderNames::all`]).
     pub fn entries(&self) -> [(&'static str, &str); 5] {
         [
             ("user_id", &self.user_id),
@@ -138,6 +144,14 @@ impl IdentityHeaderNames {
             ("permissions", &self.permissions),
             ("scopes", &self.scopes),
         ]
+    }
+
+    /// `(key, name)` of every header of the section: the identity headers, then
+    /// `csrf_token`.
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.entries()
+            .into_iter()
+            .chain([("csrf_token", self.csrf_token.as_str())])
     }
 }
 
@@ -192,7 +206,7 @@ impl GatewaySettings {
             ));
         }
         let mut seen: Vec<HeaderName> = Vec::new();
-        for (key, name) in self.identity_headers.entries() {
+        for (key, name) in self.identity_headers.all() {
             let key = format!("gateway.identity_headers.{key}");
             let parsed = HeaderName::try_from(name)
                 .map_err(|_| Error::config(&key, format!("{name:?} is not a header name")))?;
@@ -311,6 +325,14 @@ mod tests {
         assert_eq!(
             error_key("identity_headers = { roles = \"x-portcullis-username\" }"),
             "gateway.identity_headers.roles"
+        );
+        assert_eq!(
+            error_key("identity_headers = { csrf_token = \"x-portcullis-roles\" }"),
+            "gateway.identity_headers.csrf_token"
+        );
+        assert_eq!(
+            error_key("identity_headers = { csrf_token = \"cookie\" }"),
+            "gateway.identity_headers.csrf_token"
         );
         assert_eq!(error_key("upstreams = \"http://a\""), "gateway.upstreams");
     }
