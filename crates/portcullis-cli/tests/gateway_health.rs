@@ -163,3 +163,43 @@ async fn health_names_the_postgres_user_store_and_token_storage_when_postgres_is
     relay.restore().await;
     health_becomes(&gateway, StatusCode::OK).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_names_the_session_store_when_the_gateway_keeps_sessions() {
+    let Some(url) = server_url("PORTCULLIS_TEST_REDIS_URL") else {
+        return;
+    };
+    let (upstream, _) = start_upstream().await;
+    let mut relay = Proxy::start(proxy::authority(&url)).await;
+    let ns = namespace();
+    let redis = via(&url, relay.port);
+    // Cookie sessions, token storage and login protection all in Redis.
+    let settings = settings_with(upstream, "auth", "").replace(
+        "[authentication.login_protection]",
+        &format!(
+            "[authentication]\nprovider = \"session\"\n\n\
+             [authentication.login_protection]\nkey_prefix = \"{ns}_lp_\""
+        ),
+    ) + &format!(
+        "\n[session]\nkey_prefix = \"{ns}_session_\"\n\
+         [jwt.token_storage]\ndriver = \"redis\"\nkey_prefix = \"{ns}_jwt_\"\n\
+         properties = {{ url = \"{redis}\" }}\n"
+    );
+    let gateway = Gateway::start(&settings).await;
+
+    let (status, report) = health(&gateway).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["checks"]["sessions"]["status"], "up");
+
+    relay.cut().await;
+    let report = health_becomes(&gateway, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(
+        statuses(&report),
+        json!({
+            "token_storage": "down", "users": "up", "login_protection": "down",
+            "sessions": "down", "upstream": "up"
+        })
+    );
+    relay.restore().await;
+    health_becomes(&gateway, StatusCode::OK).await;
+}
