@@ -42,7 +42,7 @@
 //!     }))
 //!     .route("/webhooks/payment", post(|| async { "ok" }))
 //!     .merge(endpoint(&settings.csrf))
-//!     .layer(CsrfLayer::from_settings(&settings)?)
+//!     .layer(CsrfLayer::from_settings(&settings).await?)
 //!     .layer(FetchMetadataLayer::from_settings(&settings));
 //! // let app = firewall.protect(app); and the session layer outside it.
 //!
@@ -59,12 +59,18 @@ mod context;
 mod endpoint;
 mod fetch_metadata;
 mod layer;
+mod store;
 mod tokens;
 
 pub use self::context::{Csrf, FORM_FIELD, HEADER, PLAIN_COOKIE, SECURE_COOKIE};
 pub use self::endpoint::{endpoint, ENDPOINT_PATH};
 pub use self::fetch_metadata::{FetchMetadata, FetchMetadataLayer};
 pub use self::layer::{CsrfExempt, CsrfLayer, CsrfService, ResponseFuture};
+#[cfg(feature = "storage-redis")]
+pub use self::store::RedisCsrfStore;
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+pub use self::store::SqlCsrfStore;
+pub use self::store::{store_from_settings, CsrfBucket, CsrfStore, MemoryCsrfStore, StoredToken};
 pub use self::tokens::{
     is_valid_key, CsrfBinding, CsrfTokens, DEFAULT_KEY, MAX_KEYS_PER_BINDING, MAX_KEY_LENGTH,
 };
