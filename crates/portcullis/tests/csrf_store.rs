@@ -76,7 +76,10 @@ async fn a_token_made_on_one_instance_verifies_on_the_other(backend: Backend) {
     let alice = CsrfBinding::user("alice");
     let token = a.generate(&alice, DEFAULT_KEY, false).await.unwrap();
     assert_eq!(token.len(), 43);
-    assert_eq!(b.verify(&alice, DEFAULT_KEY, &token).await, shares(&backend));
+    assert_eq!(
+        b.verify(&alice, DEFAULT_KEY, &token).await,
+        shares(&backend)
+    );
     if !shares(&backend) {
         return;
     }
@@ -85,11 +88,17 @@ async fn a_token_made_on_one_instance_verifies_on_the_other(backend: Backend) {
         token,
         "the other instance hands out the same live token"
     );
-    assert!(!b.verify(&CsrfBinding::user("mallory"), DEFAULT_KEY, &token).await);
+    assert!(
+        !b.verify(&CsrfBinding::user("mallory"), DEFAULT_KEY, &token)
+            .await
+    );
     assert!(!b.verify(&alice, "checkout", &token).await);
     let named = b.generate(&alice, "checkout", false).await.unwrap();
     assert!(a.verify(&alice, "checkout", &named).await);
-    assert!(a.verify(&alice, DEFAULT_KEY, &token).await, "keys live side by side");
+    assert!(
+        a.verify(&alice, DEFAULT_KEY, &token).await,
+        "keys live side by side"
+    );
     let forced = a.generate(&alice, DEFAULT_KEY, true).await.unwrap();
     assert!(!b.verify(&alice, DEFAULT_KEY, &token).await, "replaced");
     assert!(b.verify(&alice, DEFAULT_KEY, &forced).await);
@@ -107,7 +116,10 @@ async fn a_rotation_on_one_instance_is_seen_by_the_other(backend: Backend) {
         !shares(&backend),
         "rotated on every instance sharing the backend"
     );
-    assert!(a.verify(&carol, DEFAULT_KEY, &other).await, "only bob's tokens");
+    assert!(
+        a.verify(&carol, DEFAULT_KEY, &other).await,
+        "only bob's tokens"
+    );
     a.rotate(&bob).await.unwrap();
     assert!(!a.verify(&bob, DEFAULT_KEY, &token).await);
     let fresh = a.generate(&bob, DEFAULT_KEY, false).await.unwrap();
@@ -210,7 +222,10 @@ mod outage {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(accepted, "the token is accepted again once the server is back");
+        assert!(
+            accepted,
+            "the token is accepted again once the server is back"
+        );
     }
 
     #[cfg(feature = "storage-postgres")]

@@ -2,8 +2,10 @@
 //!
 //! Two mechanisms, each switched on by the `csrf` settings:
 //!
-//! 1. **Synchronizer tokens** — [`CsrfTokens`] (the store: 256-bit random tokens bound to the
-//!    session, the user or an anonymous cookie, named keys, expiry, rotation), [`Csrf`] (the
+//! 1. **Synchronizer tokens** — [`CsrfTokens`] (256-bit random tokens bound to the
+//!    session, the user or an anonymous cookie, named keys, expiry, rotation) over a
+//!    [`CsrfStore`] (process memory, or with `csrf.storage = "shared"` the SQL or Redis
+//!    backend of `jwt.token_storage`, shared by every instance), [`Csrf`] (the
 //!    extractor handlers use: `token`, `verify`, `hidden_field`, `rotate`),
 //!    [`CsrfLayer`] (puts [`Csrf`] into requests and, with `enable_auto_verifier`, refuses
 //!    unsafe requests without the right token) and [`endpoint`]

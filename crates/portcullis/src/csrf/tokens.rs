@@ -167,7 +167,8 @@ fn millis(duration: Duration) -> i64 {
 
 /// `time` in Unix milliseconds (0 before 1970).
 fn unix_ms(time: SystemTime) -> i64 {
-    time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, millis)
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, millis)
 }
 
 /// How long an unused bucket is kept: the token lifetime, or a day for never-expiring

@@ -116,7 +116,7 @@ impl HealthReport {
     }
 
     /// The outcome of the check `name` (`token_storage`, `users`, `login_protection`,
-    /// `upstream`), if it ran.
+    /// `sessions`, `csrf`, `upstream`), if it ran.
     pub fn check(&self, name: &str) -> Option<CheckStatus> {
         self.checks.get(name).copied()
     }
