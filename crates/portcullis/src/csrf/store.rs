@@ -4,7 +4,7 @@
 //! never the session id, user id or cookie it stands for:
 //!
 //! ```text
-//! memory   a moka cache entry, dropped when unused for its lifetime (csrf.storage = "memory")
+//! memory   a moka cache entry, dropped when unused for rotation_timeout (a day if 0)
 //! sql      table csrf.table: id (the key) | tokens (JSON) | expiration (Unix ms)
 //! redis    SET csrf.key_prefix + key <tokens JSON> PXAT expiration
 //! ```
@@ -23,6 +23,8 @@
 //! assert!(store.load("0f1e…", 1_900_000_000_000).await?.is_none());
 //! store.save("0f1e…", &CsrfBucket::default(), 1_900_000_060_000).await?;
 //! assert!(store.load("0f1e…", 1_900_000_000_000).await?.is_some());
+//! store.delete("0f1e…").await?;
+//! assert!(store.load("0f1e…", 1_900_000_000_000).await?.is_none());
 //! # Ok(()) }
 //! ```
 
@@ -91,10 +93,14 @@ pub trait CsrfStore: Send + Sync + 'static {
     /// A short name for logs, e.g. `memory`, `sqlite`, `postgres`, `redis`.
     fn name(&self) -> &'static str;
 
-    /// The bucket stored under `key`, unless it expired at or before `now` (Unix ms).
+    /// The bucket stored under `key`, if the store still holds it. `now` (Unix ms, the
+    /// caller's clock) lets a store that keeps expired entries until a sweep hide them (SQL).
+    /// Each token carries its own expiry, which [`CsrfTokens`](super::CsrfTokens) checks.
     async fn load(&self, key: &str, now: i64) -> Result<Option<CsrfBucket>>;
 
-    /// Stores `bucket` under `key`, replacing what was there, until `expires_at` (Unix ms).
+    /// Stores `bucket` under `key`, replacing what was there. The store may forget it once
+    /// `expires_at` (Unix ms: when its last token expires, or a day after it was saved when
+    /// tokens never expire) has passed.
     async fn save(&self, key: &str, bucket: &CsrfBucket, expires_at: i64) -> Result<()>;
 
     /// Forgets the bucket under `key`.
@@ -170,9 +176,10 @@ mod memory {
 
     /// Tokens in process memory (always available; the default, `csrf.storage = "memory"`):
     /// each instance has its own, lost at a restart. Holds up to a number of bindings (the
-    /// least recently used leave first) and drops a bucket unused for its idle time.
+    /// least recently used leave first) and drops a bucket unused (neither read nor
+    /// written) for its idle time; the `expires_at` given to `save` is not used.
     pub struct MemoryCsrfStore {
-        buckets: Cache<String, Arc<(CsrfBucket, i64)>>,
+        buckets: Cache<String, Arc<CsrfBucket>>,
     }
 
     impl MemoryCsrfStore {
@@ -185,16 +192,6 @@ mod memory {
                     .build(),
             }
         }
-
-        /// How many bindings are held (approximately: moka counts lazily).
-        pub fn len(&self) -> u64 {
-            self.buckets.entry_count()
-        }
-
-        /// Whether no binding is held (approximately, as [`len`](Self::len)).
-        pub fn is_empty(&self) -> bool {
-            self.len() == 0
-        }
     }
 
     #[async_trait]
@@ -203,16 +200,14 @@ mod memory {
             "memory"
         }
 
-        async fn load(&self, key: &str, now: i64) -> Result<Option<CsrfBucket>> {
-            let entry = self.buckets.get(key).await;
-            Ok(entry
-                .filter(|entry| now < entry.1)
-                .map(|entry| entry.0.clone()))
+        async fn load(&self, key: &str, _now: i64) -> Result<Option<CsrfBucket>> {
+            Ok(self.buckets.get(key).await.map(|bucket| (*bucket).clone()))
         }
 
-        async fn save(&self, key: &str, bucket: &CsrfBucket, expires_at: i64) -> Result<()> {
-            let entry = Arc::new((bucket.clone(), expires_at));
-            self.buckets.insert(key.to_owned(), entry).await;
+        async fn save(&self, key: &str, bucket: &CsrfBucket, _expires_at: i64) -> Result<()> {
+            self.buckets
+                .insert(key.to_owned(), Arc::new(bucket.clone()))
+                .await;
             Ok(())
         }
 
