@@ -587,7 +587,9 @@ fn redis_url() -> Option<String> {
 }
 
 /// Sessions live in the store of `jwt.token_storage.driver`: on Redis, two gateways share
-/// them — a login on one is a login on the other, and so is a logout.
+/// them — a login on one is a login on the other, and so is a logout. With
+/// `csrf.storage = "shared"` so do CSRF tokens: a token made through one gateway is accepted
+/// by the other, and the health report checks the token store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_on_redis_are_shared_by_every_instance() {
     let Some(url) = redis_url() else { return };
@@ -606,6 +608,10 @@ async fn sessions_on_redis_are_shared_by_every_instance() {
             provider = "session"
             [session]
             key_prefix = "{namespace}_session_"
+            [csrf]
+            enable_auto_verifier = true
+            storage = "shared"
+            key_prefix = "{namespace}_csrf_"
             [jwt.token_storage]
             driver = "redis"
             key_prefix = "{namespace}_tokens_"
@@ -634,6 +640,34 @@ async fn sessions_on_redis_are_shared_by_every_instance() {
     assert_eq!(on_two.status(), StatusCode::OK);
     let body: Value = on_two.json().await.unwrap();
     assert_eq!(body["data"]["username"], "ann");
+
+    // The token the upstream got through one is good on two; without it two refuses.
+    let page = client()
+        .get(one.url("/orders/new"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    let token = upstream_headers(page).await[TOKEN_HEADER].clone();
+    let post = |token: &str| {
+        client()
+            .post(two.url("/orders"))
+            .header(COOKIE, &cookie)
+            .header("x-csrf-token", token)
+            .form(&[("item", "tea")])
+            .send()
+    };
+    let accepted = post(&token).await.unwrap();
+    let seen = upstream_headers(accepted).await;
+    assert_eq!(seen["x-portcullis-username"], "ann");
+    assert_eq!(
+        seen[TOKEN_HEADER], token,
+        "two hands the upstream the same token"
+    );
+    let forged = post(&"x".repeat(43)).await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (_, report) = health(&two).await;
+    assert_eq!(report["checks"]["csrf"]["status"], "up", "{report}");
 
     let logout = client()
         .post(two.url("/portcullis/logout"))

@@ -165,7 +165,7 @@ async fn health_names_the_postgres_user_store_and_token_storage_when_postgres_is
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_names_the_session_store_when_the_gateway_keeps_sessions() {
+async fn health_names_the_session_and_csrf_stores_when_the_gateway_keeps_them() {
     let Some(url) = server_url("PORTCULLIS_TEST_REDIS_URL") else {
         return;
     };
@@ -173,7 +173,7 @@ async fn health_names_the_session_store_when_the_gateway_keeps_sessions() {
     let mut relay = Proxy::start(proxy::authority(&url)).await;
     let ns = namespace();
     let redis = via(&url, relay.port);
-    // Cookie sessions, token storage and login protection all in Redis.
+    // Cookie sessions, CSRF tokens, token storage and login protection all in Redis.
     let settings = settings_with(upstream, "auth", "").replace(
         "[authentication.login_protection]",
         &format!(
@@ -182,6 +182,7 @@ async fn health_names_the_session_store_when_the_gateway_keeps_sessions() {
         ),
     ) + &format!(
         "\n[session]\nkey_prefix = \"{ns}_session_\"\n\
+         [csrf]\nenable_auto_verifier = true\nstorage = \"shared\"\nkey_prefix = \"{ns}_csrf_\"\n\
          [jwt.token_storage]\ndriver = \"redis\"\nkey_prefix = \"{ns}_jwt_\"\n\
          properties = {{ url = \"{redis}\" }}\n"
     );
@@ -190,6 +191,7 @@ async fn health_names_the_session_store_when_the_gateway_keeps_sessions() {
     let (status, report) = health(&gateway).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["checks"]["sessions"]["status"], "up");
+    assert_eq!(report["checks"]["csrf"]["status"], "up");
 
     relay.cut().await;
     let report = health_becomes(&gateway, StatusCode::SERVICE_UNAVAILABLE).await;
@@ -197,7 +199,7 @@ async fn health_names_the_session_store_when_the_gateway_keeps_sessions() {
         statuses(&report),
         json!({
             "token_storage": "down", "users": "up", "login_protection": "down",
-            "sessions": "down", "upstream": "up"
+            "sessions": "down", "csrf": "down", "upstream": "up"
         })
     );
     relay.restore().await;

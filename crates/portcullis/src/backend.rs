@@ -85,6 +85,35 @@ pub(crate) fn select(storage: &TokenStorageSettings, what: &str) -> Result<Selec
     }
 }
 
+/// `value` as JSON, for a store of `what`.
+#[cfg(any(
+    feature = "storage-redis",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
+pub(crate) fn to_json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Unavailable {
+        what,
+        reason: format!("cannot encode a record: {e}"),
+    })
+}
+
+/// A record of a store of `what`, read back from JSON.
+#[cfg(any(
+    feature = "storage-redis",
+    feature = "storage-sqlite",
+    feature = "storage-postgres"
+))]
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    json: &str,
+    what: &'static str,
+) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| Error::Unavailable {
+        what,
+        reason: format!("a stored record is unreadable: {e}"),
+    })
+}
+
 #[cfg(feature = "storage-memory")]
 mod in_memory {
     use std::time::{Duration, Instant};
@@ -300,6 +329,25 @@ mod in_sql {
             .map_err(|e| self.fail(context, e))
         }
 
+        /// The text column `text` (a query with the parameters `key` and `now`) selects, if
+        /// a row matches.
+        pub(crate) async fn fetch_text(
+            &self,
+            text: &Arc<str>,
+            key: &str,
+            now: i64,
+            context: &str,
+        ) -> Result<Option<String>> {
+            with_pool!(&self.pool, pool => {
+                sqlx::query_scalar::<_, String>(statement(text))
+                    .bind(key)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+            })
+            .map_err(|e| self.fail(context, e))
+        }
+
         /// One round trip that reads the table (no row returned), for health checks.
         pub(crate) async fn ping(&self) -> Result<()> {
             self.execute(&self.probe, "the table cannot be read").await
@@ -424,6 +472,30 @@ mod in_redis {
         pub(crate) async fn ping(&self) -> Result<()> {
             self.run("Redis does not answer", &::redis::cmd("PING"))
                 .await
+        }
+
+        /// The text under `key` (under the prefix), if any.
+        pub(crate) async fn get(&self, key: &str, context: &str) -> Result<Option<String>> {
+            let mut command = ::redis::cmd("GET");
+            command.arg(self.key(key));
+            self.run(context, &command).await
+        }
+
+        /// Stores `value` under `key` (under the prefix) until `until` (Unix ms, `PXAT`).
+        pub(crate) async fn set_until(
+            &self,
+            key: &str,
+            value: &str,
+            until: i64,
+            context: &str,
+        ) -> Result<()> {
+            let mut command = ::redis::cmd("SET");
+            command
+                .arg(self.key(key))
+                .arg(value)
+                .arg("PXAT")
+                .arg(until.max(1));
+            self.run(context, &command).await
         }
 
         /// Deletes `key` (under the prefix).

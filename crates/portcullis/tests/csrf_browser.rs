@@ -90,7 +90,7 @@ async fn application(log: Log) -> String {
         )
         .route("/api-form", get(api_form))
         .merge(api)
-        .layer(CsrfLayer::from_settings(&settings).unwrap())
+        .layer(CsrfLayer::from_settings(&settings).await.unwrap())
         .layer(middleware::from_fn(record));
     common::server::serve(app).await
 }

@@ -307,7 +307,7 @@ async fn csrf_tokens_of_a_guest_survive_through_the_session() {
             get(|csrf: Csrf| async move { csrf.token("default").await }),
         )
         .route("/save", post(|| async { "saved" }))
-        .layer(CsrfLayer::from_settings(&settings).unwrap())
+        .layer(CsrfLayer::from_settings(&settings).await.unwrap())
         .layer(SessionLayer::new(
             &settings.session,
             Arc::new(MemorySessionStore::new()),
@@ -363,7 +363,7 @@ async fn session_logins_and_logouts_discard_csrf_tokens_by_themselves() {
             "[csrf]\nenable_auto_verifier = true\nenable_auth_token_rotator = {rotator}"
         ))
         .unwrap();
-        let csrf = CsrfLayer::from_settings(&settings).unwrap();
+        let csrf = CsrfLayer::from_settings(&settings).await.unwrap();
         let tokens = csrf.tokens().clone();
         let auth = Arc::new(SessionAuthService::new(Users::sample()));
         let logout = auth.clone();

@@ -23,7 +23,7 @@
 //!             csrf.hidden_field().await?
 //!         )))
 //!     }))
-//!     .layer(CsrfLayer::from_settings(&Settings::default())?);
+//!     .layer(CsrfLayer::from_settings(&Settings::default()).await?);
 //! let request = http::Request::get("/form").body(axum::body::Body::empty()).unwrap();
 //! let response = app.oneshot(request).await.unwrap();
 //! let cookie = response.headers()["set-cookie"].to_str().unwrap();
@@ -190,9 +190,13 @@ impl Csrf {
     }
 
     /// Discards every token of this request's binding (cbcsrf's `csrfRotate`).
-    pub async fn rotate(&self) {
-        if let Some(binding) = self.binding() {
-            self.tokens.rotate(&binding).await;
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the token store cannot be reached.
+    pub async fn rotate(&self) -> Result<()> {
+        match self.binding() {
+            Some(binding) => self.tokens.rotate(&binding).await,
+            None => Ok(()),
         }
     }
 
@@ -203,7 +207,11 @@ impl Csrf {
     /// the session).
     pub async fn on_authentication_change(&self) {
         if let Some(binding) = self.binding() {
-            self.tokens.on_authentication_change(&binding).await;
+            if let Err(error) = self.tokens.on_authentication_change(&binding).await {
+                // The session id changes at login and logout, so tokens bound to the session
+                // are out of reach anyway; tokens bound to a user or cookie may live on.
+                tracing::warn!(%error, "csrf: tokens not rotated at an authentication change");
+            }
         }
         if let Some(session) = &self.session {
             self.state().binding = Some(CsrfBinding::session(&session.id()));

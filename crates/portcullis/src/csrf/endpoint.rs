@@ -22,7 +22,7 @@
 //! let settings = Settings::from_toml_str("csrf.enable_endpoint = true")?;
 //! let app = Router::new()
 //!     .merge(endpoint(&settings.csrf))
-//!     .layer(CsrfLayer::from_settings(&settings)?);
+//!     .layer(CsrfLayer::from_settings(&settings).await?);
 //! let anonymous = http::Request::get("/portcullis/csrf/generate/checkout")
 //!     .body(axum::body::Body::empty()).unwrap();
 //! assert_eq!(app.oneshot(anonymous).await.unwrap().status(), 401);

@@ -33,7 +33,7 @@
 //! let app = Router::new()
 //!     .route("/token", get(|csrf: Csrf| async move { csrf.token("default").await }))
 //!     .route("/save", post(|| async { "saved" }))
-//!     .layer(CsrfLayer::from_settings(&settings)?);
+//!     .layer(CsrfLayer::from_settings(&settings).await?);
 //!
 //! let forged = http::Request::post("/save").body(axum::body::Body::empty()).unwrap();
 //! assert_eq!(app.clone().oneshot(forged).await.unwrap().status(), 403);
@@ -118,15 +118,18 @@ impl CsrfLayer {
         }
     }
 
-    /// The layer `settings.csrf` describes, with a new in-memory token store; forwarded
-    /// schemes are believed from `settings.firewall.trusted_proxies`.
+    /// The layer `settings.csrf` describes, with a new token service on the store
+    /// `csrf.storage` selects ([`CsrfTokens::from_settings`]); forwarded schemes are
+    /// believed from `settings.firewall.trusted_proxies`.
     ///
     /// # Errors
-    /// [`Error::Config`] naming an unusable `csrf` key.
-    pub fn from_settings(settings: &Settings) -> Result<Self> {
+    /// [`Error::Config`] naming an unusable `csrf` key or token storage setting;
+    /// [`Error::Unavailable`] when a shared store cannot be reached.
+    pub async fn from_settings(settings: &Settings) -> Result<Self> {
         let csrf = &settings.csrf;
         csrf.validate()?;
-        let mut layer = CsrfLayer::new(CsrfTokens::new(csrf))
+        csrf.validate_backend(&settings.jwt.token_storage)?;
+        let mut layer = CsrfLayer::new(CsrfTokens::from_settings(settings).await?)
             .auto_verify(csrf.enable_auto_verifier)
             .max_form_size(csrf.max_form_size)
             .trusted_proxies(TrustedProxies::new(

@@ -2,8 +2,10 @@
 //!
 //! Two mechanisms, each switched on by the `csrf` settings:
 //!
-//! 1. **Synchronizer tokens** — [`CsrfTokens`] (the store: 256-bit random tokens bound to the
-//!    session, the user or an anonymous cookie, named keys, expiry, rotation), [`Csrf`] (the
+//! 1. **Synchronizer tokens** — [`CsrfTokens`] (256-bit random tokens bound to the
+//!    session, the user or an anonymous cookie, named keys, expiry, rotation) over a
+//!    [`CsrfStore`] (process memory, or with `csrf.storage = "shared"` the SQL or Redis
+//!    backend of `jwt.token_storage`, shared by every instance), [`Csrf`] (the
 //!    extractor handlers use: `token`, `verify`, `hidden_field`, `rotate`),
 //!    [`CsrfLayer`] (puts [`Csrf`] into requests and, with `enable_auto_verifier`, refuses
 //!    unsafe requests without the right token) and [`endpoint`]
@@ -42,7 +44,7 @@
 //!     }))
 //!     .route("/webhooks/payment", post(|| async { "ok" }))
 //!     .merge(endpoint(&settings.csrf))
-//!     .layer(CsrfLayer::from_settings(&settings)?)
+//!     .layer(CsrfLayer::from_settings(&settings).await?)
 //!     .layer(FetchMetadataLayer::from_settings(&settings));
 //! // let app = firewall.protect(app); and the session layer outside it.
 //!
@@ -59,12 +61,18 @@ mod context;
 mod endpoint;
 mod fetch_metadata;
 mod layer;
+mod store;
 mod tokens;
 
 pub use self::context::{Csrf, FORM_FIELD, HEADER, PLAIN_COOKIE, SECURE_COOKIE};
 pub use self::endpoint::{endpoint, ENDPOINT_PATH};
 pub use self::fetch_metadata::{FetchMetadata, FetchMetadataLayer};
 pub use self::layer::{CsrfExempt, CsrfLayer, CsrfService, ResponseFuture};
+#[cfg(feature = "storage-redis")]
+pub use self::store::RedisCsrfStore;
+#[cfg(any(feature = "storage-sqlite", feature = "storage-postgres"))]
+pub use self::store::SqlCsrfStore;
+pub use self::store::{store_from_settings, CsrfBucket, CsrfStore, MemoryCsrfStore, StoredToken};
 pub use self::tokens::{
     is_valid_key, CsrfBinding, CsrfTokens, DEFAULT_KEY, MAX_KEYS_PER_BINDING, MAX_KEY_LENGTH,
 };

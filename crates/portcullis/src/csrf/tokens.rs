@@ -14,8 +14,10 @@
 //!    ([`on_authentication_change`](CsrfTokens::on_authentication_change) does, unless
 //!    `enable_auth_token_rotator` is off).
 //!
-//! Tokens are kept in process memory (moka): several instances behind a load balancer need
-//! sticky sessions, or the Fetch Metadata checks instead.
+//! Tokens are kept in a [`CsrfStore`]: process memory by default (several instances behind a
+//! load balancer then need sticky sessions), or with `csrf.storage = "shared"` the backend of
+//! `jwt.token_storage` (SQL or Redis), so that every instance verifies every token
+//! ([`CsrfTokens::from_settings`]). A store that cannot be reached refuses every token.
 //!
 //! ```
 //! use portcullis::csrf::{CsrfBinding, CsrfTokens};
@@ -30,23 +32,22 @@
 //! assert_eq!(tokens.generate(&alice, "default", false).await?, token); // same until rotated
 //! assert!(tokens.verify(&alice, "default", &token).await);
 //! assert!(!tokens.verify(&CsrfBinding::user("mallory"), "default", &token).await);
-//! tokens.rotate(&alice).await;
+//! tokens.rotate(&alice).await?;
 //! assert!(!tokens.verify(&alice, "default", &token).await);
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest;
 use base64::Engine as _;
-use moka::future::Cache;
 
+use super::store::{store_from_settings, CsrfBucket, CsrfStore, MemoryCsrfStore, StoredToken};
 use crate::session::SessionId;
-use crate::settings::CsrfSettings;
+use crate::settings::{CsrfSettings, Settings};
 use crate::{Error, Result};
 
 /// The key the auto verifier checks, and the key of an empty name (as cbcsrf).
@@ -57,6 +58,9 @@ pub const MAX_KEY_LENGTH: usize = 64;
 
 /// How many named tokens one binding may hold; making one more drops the oldest.
 pub const MAX_KEYS_PER_BINDING: usize = 32;
+
+/// How many bindings a memory store keeps.
+const DEFAULT_BINDINGS: u64 = 100_000;
 
 /// How long an unused bucket of never-expiring tokens (`rotation_timeout = 0`) is kept.
 const NEVER_EXPIRING_IDLE: Duration = Duration::from_secs(24 * 60 * 60);
@@ -111,27 +115,20 @@ impl fmt::Debug for CsrfBinding {
     }
 }
 
-#[derive(Clone)]
-struct Entry {
-    token: String,
-    created: SystemTime,
-    expires: Option<SystemTime>,
-}
-
-impl Entry {
-    fn is_live(&self, now: SystemTime) -> bool {
-        self.expires.is_none_or(|expires| now < expires)
-    }
-}
-
-type Bucket = Arc<Mutex<HashMap<String, Entry>>>;
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
-/// The token store and its rules (see the module docs). Cheap to clone; clones share the
-/// tokens.
+/// How many locks serialise the changes to buckets in one process.
+const LOCK_STRIPES: usize = 64;
+
+/// The token service and its rules (see the module docs), over a [`CsrfStore`]. Cheap to
+/// clone; clones share the store.
 #[derive(Clone)]
 pub struct CsrfTokens {
-    buckets: Cache<Arc<str>, Bucket>,
+    store: Arc<dyn CsrfStore>,
+    /// Changes to one binding's bucket (load, change, save; or delete) run one at a time in
+    /// this process, so that two requests never lose each other's token nor bring back
+    /// rotated ones.
+    locks: Arc<[tokio::sync::Mutex<()>]>,
     timeout: Option<Duration>,
     rotator: bool,
     clock: Clock,
@@ -140,7 +137,7 @@ pub struct CsrfTokens {
 impl fmt::Debug for CsrfTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CsrfTokens")
-            .field("bindings", &self.buckets.entry_count())
+            .field("store", &self.store.name())
             .field("timeout", &self.timeout)
             .field("rotator", &self.rotator)
             .finish_non_exhaustive()
@@ -163,26 +160,67 @@ pub(crate) fn random_value() -> Result<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// `duration` in milliseconds, saturating.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `time` in Unix milliseconds (0 before 1970).
+fn unix_ms(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
+/// How long an unused bucket is kept: the token lifetime, or a day for never-expiring
+/// tokens.
+fn idle_of(settings: &CsrfSettings) -> Duration {
+    if settings.rotation_timeout.is_zero() {
+        NEVER_EXPIRING_IDLE
+    } else {
+        settings.rotation_timeout
+    }
+}
+
 impl CsrfTokens {
-    /// A store keeping up to 100 000 bindings, with `settings`' `rotation_timeout` and
-    /// `enable_auth_token_rotator`.
+    /// A service keeping tokens in process memory, for up to 100 000 bindings, with
+    /// `settings`' `rotation_timeout` and `enable_auth_token_rotator` (`storage` is not
+    /// read: use [`CsrfTokens::from_settings`] to follow it).
     pub fn new(settings: &CsrfSettings) -> Self {
-        CsrfTokens::with_capacity(settings, 100_000)
+        CsrfTokens::with_capacity(settings, DEFAULT_BINDINGS)
     }
 
-    /// A store keeping up to `bindings` bindings (the least recently used are dropped).
+    /// A service keeping tokens in process memory for up to `bindings` bindings (the least
+    /// recently used are dropped).
     pub fn with_capacity(settings: &CsrfSettings, bindings: u64) -> Self {
+        let store = Arc::new(MemoryCsrfStore::new(bindings, idle_of(settings)));
+        CsrfTokens::with_store(settings, store)
+    }
+
+    /// A service keeping tokens in `store` (e.g. your own [`CsrfStore`]).
+    pub fn with_store(settings: &CsrfSettings, store: Arc<dyn CsrfStore>) -> Self {
         let timeout = (!settings.rotation_timeout.is_zero()).then_some(settings.rotation_timeout);
-        let buckets = Cache::builder()
-            .max_capacity(bindings)
-            .time_to_idle(timeout.unwrap_or(NEVER_EXPIRING_IDLE))
-            .build();
         CsrfTokens {
-            buckets,
+            store,
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             timeout,
             rotator: settings.enable_auth_token_rotator,
             clock: Arc::new(SystemTime::now),
         }
+    }
+
+    /// The service `settings.csrf` describes, on the store `csrf.storage` selects (see
+    /// [`store_from_settings`](super::store_from_settings)): process memory, or the backend
+    /// of `jwt.token_storage` shared by every instance.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a driver the tokens cannot follow or bad properties;
+    /// [`Error::Unavailable`] when the shared backend cannot be reached.
+    pub async fn from_settings(settings: &Settings) -> Result<Self> {
+        let csrf = &settings.csrf;
+        let store = store_from_settings(settings, DEFAULT_BINDINGS, idle_of(csrf)).await?;
+        Ok(CsrfTokens::with_store(csrf, store))
     }
 
     /// Reads the time from `clock` instead of the system clock (for tests).
@@ -192,10 +230,30 @@ impl CsrfTokens {
         self
     }
 
-    async fn bucket(&self, binding: &CsrfBinding) -> Bucket {
-        self.buckets
-            .get_with(binding.digest.clone(), async { Bucket::default() })
-            .await
+    /// The store the tokens are kept in.
+    pub fn store(&self) -> &Arc<dyn CsrfStore> {
+        &self.store
+    }
+
+    fn lock(&self, binding: &CsrfBinding) -> &tokio::sync::Mutex<()> {
+        let stripe = binding
+            .digest
+            .get(..2)
+            .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+            .unwrap_or(0);
+        &self.locks[stripe % self.locks.len()]
+    }
+
+    /// How long a bucket is kept: until its last token expires, or a day from `now` when
+    /// tokens never expire.
+    fn bucket_expiry(&self, bucket: &CsrfBucket, now: i64) -> i64 {
+        let idle = millis(NEVER_EXPIRING_IDLE);
+        bucket
+            .tokens
+            .values()
+            .map(|t| t.expires.unwrap_or_else(|| now.saturating_add(idle)))
+            .max()
+            .unwrap_or(now)
     }
 
     /// The live token of `key` for `binding`, made anew when `force_new`, absent or expired.
@@ -203,7 +261,7 @@ impl CsrfTokens {
     ///
     /// # Errors
     /// [`Error::Config`] for a key that [`is_valid_key`] refuses; [`Error::Unavailable`] if
-    /// the system random generator fails.
+    /// the system random generator fails or the store cannot be reached.
     pub async fn generate(
         &self,
         binding: &CsrfBinding,
@@ -217,14 +275,19 @@ impl CsrfTokens {
                 "use 1 to 64 letters, digits, '_', '-', '.' or ':'",
             ));
         }
-        let now = (self.clock)();
-        let bucket = self.bucket(binding).await;
-        let mut entries = bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.lock(binding).lock().await;
+        let now = unix_ms((self.clock)());
+        let mut bucket = self
+            .store
+            .load(&binding.digest, now)
+            .await?
+            .unwrap_or_default();
         if !force_new {
-            if let Some(entry) = entries.get(key).filter(|e| e.is_live(now)) {
+            if let Some(entry) = bucket.tokens.get(key).filter(|e| e.is_live(now)) {
                 return Ok(entry.token.clone());
             }
         }
+        let entries = &mut bucket.tokens;
         entries.retain(|_, entry| entry.is_live(now));
         if entries.len() >= MAX_KEYS_PER_BINDING && !entries.contains_key(key) {
             let oldest = entries
@@ -236,43 +299,63 @@ impl CsrfTokens {
             }
         }
         let token = random_value()?;
+        let expires = self
+            .timeout
+            .map(|timeout| now.saturating_add(millis(timeout)));
         entries.insert(
             key.to_owned(),
-            Entry {
+            StoredToken {
                 token: token.clone(),
                 created: now,
-                expires: self.timeout.and_then(|timeout| now.checked_add(timeout)),
+                expires,
             },
         );
+        let expires_at = self.bucket_expiry(&bucket, now);
+        self.store
+            .save(&binding.digest, &bucket, expires_at)
+            .await?;
         Ok(token)
     }
 
     /// Whether `token` is the live token of `key` for `binding` (constant-time comparison).
-    /// An empty key is [`DEFAULT_KEY`].
+    /// An empty key is [`DEFAULT_KEY`]. Fails closed: `false` when the store cannot be
+    /// reached (logged as a warning).
     pub async fn verify(&self, binding: &CsrfBinding, key: &str, token: &str) -> bool {
         let key = if key.is_empty() { DEFAULT_KEY } else { key };
-        let Some(bucket) = self.buckets.get(&binding.digest).await else {
-            return false;
+        let now = unix_ms((self.clock)());
+        let bucket = match self.store.load(&binding.digest, now).await {
+            Ok(Some(bucket)) => bucket,
+            Ok(None) => return false,
+            Err(error) => {
+                tracing::warn!(%error, "csrf: the token store cannot be read, token refused");
+                return false;
+            }
         };
-        let now = (self.clock)();
-        let entries = bucket.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).is_some_and(|entry| {
+        bucket.tokens.get(key).is_some_and(|entry| {
             entry.is_live(now)
                 && verify_slices_are_equal(entry.token.as_bytes(), token.as_bytes()).is_ok()
         })
     }
 
     /// Discards every token of `binding` (cbcsrf's `rotate()`).
-    pub async fn rotate(&self, binding: &CsrfBinding) {
-        self.buckets.invalidate(&binding.digest).await;
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the store cannot be reached (the tokens may then live on).
+    pub async fn rotate(&self, binding: &CsrfBinding) -> Result<()> {
+        let _guard = self.lock(binding).lock().await;
+        self.store.delete(&binding.digest).await
     }
 
     /// Call at login and logout: rotates `binding`'s tokens when `enable_auth_token_rotator`
     /// is on (the default), so a token issued before cannot be replayed after.
-    pub async fn on_authentication_change(&self, binding: &CsrfBinding) {
+    ///
+    /// # Errors
+    /// As [`CsrfTokens::rotate`].
+    pub async fn on_authentication_change(&self, binding: &CsrfBinding) -> Result<()> {
         if self.rotator {
-            self.rotate(binding).await;
+            self.rotate(binding).await?;
         }
+        Ok(())
     }
 }
 

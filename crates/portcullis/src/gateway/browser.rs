@@ -36,10 +36,12 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::auth::Provider;
 use crate::auth::Identity;
-use crate::csrf::{endpoint, Csrf, CsrfExempt, CsrfLayer, FetchMetadataLayer, DEFAULT_KEY};
+use crate::csrf::{
+    endpoint, Csrf, CsrfExempt, CsrfLayer, CsrfStore, FetchMetadataLayer, DEFAULT_KEY,
+};
 use crate::jwt::{bearer_token, Jwt};
 use crate::session::{Session, SessionLayer, SessionStore};
-use crate::settings::{CsrfSettings, Settings};
+use crate::settings::{CsrfSettings, CsrfStorage, Settings};
 use crate::{Error, Result};
 
 /// The browser layers of one gateway (see the module docs). Cheap to clone.
@@ -88,9 +90,10 @@ impl Browser {
                 .fetch_metadata
                 .enabled
                 .then(|| FetchMetadataLayer::from_settings(settings)),
-            csrf: tokens
-                .then(|| CsrfLayer::from_settings(settings))
-                .transpose()?,
+            csrf: match tokens {
+                true => Some(CsrfLayer::from_settings(settings).await?),
+                false => None,
+            },
             settings: Arc::new(csrf.clone()),
             upstream: Arc::new(UpstreamHeaders {
                 token_header: header(
@@ -111,6 +114,15 @@ impl Browser {
     /// The session store, when the gateway keeps sessions (for the health check).
     pub(crate) fn session_store(&self) -> Option<&Arc<dyn SessionStore>> {
         self.sessions.as_ref().map(SessionLayer::store)
+    }
+
+    /// The CSRF token store, when the gateway keeps tokens in the shared backend
+    /// (`csrf.storage = "shared"`, for the health check).
+    pub(crate) fn csrf_store(&self) -> Option<&Arc<dyn CsrfStore>> {
+        self.csrf
+            .as_ref()
+            .filter(|_| self.settings.storage == CsrfStorage::Shared)
+            .map(|layer| layer.tokens().store())
     }
 
     /// What reaches the upstream, inside the firewall: the token-client exemption, the CSRF

@@ -8,6 +8,7 @@
 //! | `token_storage` | `jwt.token_storage.enabled` | [`TokenStorage::ping`](crate::storage::TokenStorage::ping): the token check statement for a token that does not exist (SQLite, PostgreSQL: reads the three tables), `PING` (Redis); memory is always up |
 //! | `users` | always | [`GatewayUsers::ping`]: the SQL user store reads its schema version; the `basic_auth` users are always up |
 //! | `login_protection` | `authentication.login_protection.enabled` | [`AttemptStore::ping`](crate::auth::AttemptStore::ping) on the throttle's own connection |
+//! | `csrf` | the CSRF layer is on (`csrf.enable_auto_verifier` or `csrf.enable_endpoint`) and `csrf.storage = "shared"` | [`CsrfStore::ping`](crate::csrf::CsrfStore::ping) on the token store's own connection |
 //! | `upstream` | always | a TCP connection to `gateway.upstream` (and the TLS handshake for `https`), then closed |
 //!
 //! The answer is 200 `{"status": "up", "checks": {"upstream": {"status": "up"}, …}}` when
@@ -115,7 +116,7 @@ impl HealthReport {
     }
 
     /// The outcome of the check `name` (`token_storage`, `users`, `login_protection`,
-    /// `upstream`), if it ran.
+    /// `sessions`, `csrf`, `upstream`), if it ran.
     pub fn check(&self, name: &str) -> Option<CheckStatus> {
         self.checks.get(name).copied()
     }
@@ -258,6 +259,13 @@ pub(crate) fn gateway_checks<U: AuthUser + JwtSubject + Clone>(
         health = health.check("sessions", move || {
             let store = store.clone();
             async move { store.ping().await.map_err(|e| reason("sessions", &e)) }
+        });
+    }
+    if let Some(store) = browser.csrf_store() {
+        let store = store.clone();
+        health = health.check("csrf", move || {
+            let store = store.clone();
+            async move { store.ping().await.map_err(|e| reason("csrf", &e)) }
         });
     }
     let proxy = proxy.clone();

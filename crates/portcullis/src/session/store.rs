@@ -27,12 +27,6 @@ use async_trait::async_trait;
 use super::SessionRecord;
 use crate::backend;
 use crate::settings::Settings;
-#[cfg(any(
-    feature = "storage-redis",
-    feature = "storage-sqlite",
-    feature = "storage-postgres"
-))]
-use crate::Error;
 use crate::Result;
 
 /// What session storage errors call the backend.
@@ -114,23 +108,8 @@ pub async fn store_from_settings(settings: &Settings) -> Result<Arc<dyn SessionS
     feature = "storage-sqlite",
     feature = "storage-postgres"
 ))]
-fn encode(record: &SessionRecord) -> Result<String> {
-    serde_json::to_string(record).map_err(|e| Error::Unavailable {
-        what: WHAT,
-        reason: format!("cannot encode a session: {e}"),
-    })
-}
-
-#[cfg(any(
-    feature = "storage-redis",
-    feature = "storage-sqlite",
-    feature = "storage-postgres"
-))]
 fn decode(json: &str) -> Result<SessionRecord> {
-    serde_json::from_str(json).map_err(|e| Error::Unavailable {
-        what: WHAT,
-        reason: format!("a stored session is unreadable: {e}"),
-    })
+    backend::from_json(json, WHAT)
 }
 
 #[cfg(feature = "storage-memory")]
@@ -230,7 +209,7 @@ mod sql {
         /// `auto_create`.
         ///
         /// # Errors
-        /// [`Error::Config`] on a bad URL, table or schema; [`Error::Unavailable`] when the
+        /// [`Error::Config`](crate::Error::Config) on a bad URL, table or schema; [`Error::Unavailable`](crate::Error::Unavailable) when the
         /// database cannot be reached or the table cannot be created.
         pub async fn connect(props: &SqlStorageProperties, table: &str) -> Result<Self> {
             let table = SqlTable::open(props, table, COLUMNS, WHAT).await?;
@@ -256,19 +235,15 @@ mod sql {
         }
 
         async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
-            let row = with_pool!(self.table.pool(), pool => {
-                sqlx::query_scalar::<_, String>(statement(&self.load))
-                    .bind(key)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-            });
-            let row = row.map_err(|e| self.table.fail("cannot read the session", e))?;
+            let row = self
+                .table
+                .fetch_text(&self.load, key, now, "cannot read the session")
+                .await?;
             row.as_deref().map(decode).transpose()
         }
 
         async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
-            let json = encode(record)?;
+            let json = backend::to_json(record, WHAT)?;
             let done = with_pool!(self.table.pool(), pool => {
                 sqlx::query(statement(&self.save))
                     .bind(key)
@@ -310,7 +285,7 @@ mod redis {
         /// Connects to `url` with keys under `key_prefix`.
         ///
         /// # Errors
-        /// [`Error::Config`] on a URL that does not parse; [`Error::Unavailable`] when Redis
+        /// [`Error::Config`](crate::Error::Config) on a URL that does not parse; [`Error::Unavailable`](crate::Error::Unavailable) when Redis
         /// cannot be reached.
         pub async fn connect(url: &str, key_prefix: &str) -> Result<Self> {
             Ok(RedisSessionStore {
@@ -326,21 +301,16 @@ mod redis {
         }
 
         async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>> {
-            let mut command = ::redis::cmd("GET");
-            command.arg(self.redis.key(key));
-            let value: Option<String> = self.redis.run("cannot read the session", &command).await?;
+            let value = self.redis.get(key, "cannot read the session").await?;
             let record = value.as_deref().map(decode).transpose()?;
             Ok(record.filter(|r| now < r.expires_at))
         }
 
         async fn save(&self, key: &str, record: &SessionRecord) -> Result<()> {
-            let mut command = ::redis::cmd("SET");
-            command
-                .arg(self.redis.key(key))
-                .arg(encode(record)?)
-                .arg("PXAT")
-                .arg(record.expires_at.max(1));
-            self.redis.run("cannot save the session", &command).await
+            let json = backend::to_json(record, WHAT)?;
+            self.redis
+                .set_until(key, &json, record.expires_at, "cannot save the session")
+                .await
         }
 
         async fn delete(&self, key: &str) -> Result<()> {

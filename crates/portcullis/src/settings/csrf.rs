@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use super::duration;
 use super::list;
+use super::session::backend_names;
+use super::TokenStorageSettings;
 use crate::{Error, Result};
 
 /// Fetch Metadata checks (portcullis addition): refuse state-changing cross-site requests
@@ -68,6 +70,30 @@ pub struct CsrfSettings {
     /// to find the `csrf` field (portcullis addition); larger bodies are refused with 413.
     /// Default: `2097152` (2 MiB, axum's default body limit).
     pub max_form_size: usize,
+    /// `storage`: where tokens are kept (portcullis addition): `memory` (this process only:
+    /// several instances need sticky sessions) or `shared` (the backend
+    /// `jwt.token_storage.driver` selects, as sessions and login protection: SQL or Redis
+    /// make tokens valid on every instance). Default: `memory`.
+    pub storage: CsrfStorage,
+    /// `table`: the tokens table (storage `shared`, driver `sql`), a plain SQL identifier in
+    /// the token storage's `schema`. Default: `portcullis_csrf_tokens`.
+    pub table: String,
+    /// `key_prefix`: the prefix of token keys (storage `shared`, driver `redis`); neither it
+    /// nor the token storage's `key_prefix` may start with the other. Default:
+    /// `portcullis_csrf_`.
+    pub key_prefix: String,
+}
+
+/// Where CSRF tokens are kept (`csrf.storage`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CsrfStorage {
+    /// In this process (a moka cache): no round trip, but each instance has its own tokens.
+    #[default]
+    Memory,
+    /// In the backend `jwt.token_storage.driver` selects, shared by every instance on it.
+    Shared,
 }
 
 impl Default for CsrfSettings {
@@ -80,6 +106,9 @@ impl Default for CsrfSettings {
             enable_auth_token_rotator: true,
             fetch_metadata: FetchMetadataSettings::default(),
             max_form_size: 2 * 1024 * 1024,
+            storage: CsrfStorage::Memory,
+            table: "portcullis_csrf_tokens".to_owned(),
+            key_prefix: "portcullis_csrf_".to_owned(),
         }
     }
 }
@@ -96,6 +125,15 @@ fn is_origin(origin: &str) -> bool {
 }
 
 impl CsrfSettings {
+    /// Checks `table` and `key_prefix` against the token storage whose backend a `shared`
+    /// store uses; errors name the offending key.
+    pub(crate) fn validate_backend(&self, storage: &TokenStorageSettings) -> Result<()> {
+        match self.storage {
+            CsrfStorage::Memory => Ok(()),
+            CsrfStorage::Shared => backend_names("csrf", &self.table, &self.key_prefix, storage),
+        }
+    }
+
     /// Checks the section; errors name the offending key.
     pub(crate) fn validate(&self) -> Result<()> {
         for pattern in &self.verify_excludes {

@@ -80,7 +80,7 @@ pub use auth::{
     AuthenticationSettings, BasicAuthSettings, BasicAuthUser, HashAlgorithm, StoredPassword,
     PLAINTEXT_PREFIX,
 };
-pub use csrf::{CsrfSettings, FetchMetadataSettings};
+pub use csrf::{CsrfSettings, CsrfStorage, FetchMetadataSettings};
 pub use env::{JWT_SECRET, PREFIX as ENV_PREFIX};
 pub use firewall::{Action, FirewallSettings, LogsSettings, ModuleFirewallSettings, ValidatorKind};
 pub use gateway::{GatewaySettings, IdentityHeaderNames};
@@ -165,6 +165,7 @@ impl Settings {
             .login_protection
             .validate(&self.jwt.token_storage)?;
         self.session.validate(&self.jwt.token_storage)?;
+        self.csrf.validate_backend(&self.jwt.token_storage)?;
         if self.security_headers.trust_upstream && self.firewall.trusted_proxies.is_empty() {
             return Err(Error::config(
                 "security_headers.trust_upstream",

@@ -233,7 +233,7 @@ fn positive(key: &str, value: Duration) -> Result<()> {
 }
 
 /// The table and key prefix of a section that shares the token storage's backend.
-fn backend_names(
+pub(super) fn backend_names(
     section: &str,
     table: &str,
     prefix: &str,

@@ -69,17 +69,7 @@ pub(crate) use on_every_backend;
 /// key prefix, with firewall rules guarding `/me` (any user) and `/admin` (role `admin`).
 pub fn settings(backend: &Backend) -> Settings {
     let ns = &backend.namespace;
-    let storage = match backend.kind {
-        Kind::Memory => "driver = 'memory'".to_owned(),
-        Kind::Sqlite => format!("driver = 'sql'\nproperties = {{ url = '{}' }}", backend.url),
-        #[cfg(feature = "storage-postgres")]
-        Kind::Postgres => format!("driver = 'sql'\nproperties = {{ url = '{}' }}", backend.url),
-        #[cfg(feature = "storage-redis")]
-        Kind::Redis => format!(
-            "driver = 'redis'\nproperties = {{ url = '{}' }}",
-            backend.url
-        ),
-    };
+    let storage = storage_toml(backend.kind, &backend.url);
     let text = format!(
         "[jwt.token_storage]\n{storage}\n\
          [session]\ntable = '{ns}_s'\nkey_prefix = '{ns}_s:'\n\
@@ -92,6 +82,18 @@ pub fn settings(backend: &Backend) -> Settings {
          ]\n"
     );
     Settings::from_toml_str(&text).expect("test settings load")
+}
+
+/// The body of `[jwt.token_storage]` for a backend of `kind` at `url` (e.g. through a relay).
+pub fn storage_toml(kind: Kind, url: &str) -> String {
+    match kind {
+        Kind::Memory => "driver = 'memory'".to_owned(),
+        Kind::Sqlite => format!("driver = 'sql'\nproperties = {{ url = '{url}' }}"),
+        #[cfg(feature = "storage-postgres")]
+        Kind::Postgres => format!("driver = 'sql'\nproperties = {{ url = '{url}' }}"),
+        #[cfg(feature = "storage-redis")]
+        Kind::Redis => format!("driver = 'redis'\nproperties = {{ url = '{url}' }}"),
+    }
 }
 
 /// The events an app announced, by name, with the details the tests check.
