@@ -8,6 +8,7 @@
 //! | `token_storage` | `jwt.token_storage.enabled` | [`TokenStorage::ping`](crate::storage::TokenStorage::ping): the token check statement for a token that does not exist (SQLite, PostgreSQL: reads the three tables), `PING` (Redis); memory is always up |
 //! | `users` | always | [`GatewayUsers::ping`]: the SQL user store reads its schema version; the `basic_auth` users are always up |
 //! | `login_protection` | `authentication.login_protection.enabled` | [`AttemptStore::ping`](crate::auth::AttemptStore::ping) on the throttle's own connection |
+//! | `sessions` | `authentication.provider = "session"` | [`SessionStore::ping`](crate::session::SessionStore::ping) on the session store's own connection |
 //! | `csrf` | the CSRF layer is on (`csrf.enable_auto_verifier` or `csrf.enable_endpoint`) and `csrf.storage = "shared"` | [`CsrfStore::ping`](crate::csrf::CsrfStore::ping) on the token store's own connection |
 //! | `upstream` | always | a TCP connection to `gateway.upstream` (and the TLS handshake for `https`), then closed |
 //!
