@@ -5,6 +5,8 @@
 //! (`PORTCULLIS_TEST_REDIS_URL`, `PORTCULLIS_TEST_POSTGRES_URL`).
 #![cfg(unix)]
 
+use std::net::SocketAddr;
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -83,22 +85,11 @@ async fn health_checks_the_upstream_and_answers_head() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_names_redis_token_storage_when_redis_is_cut() {
-    let Some(url) = server_url("PORTCULLIS_TEST_REDIS_URL") else {
+    let Some(mut redis) = RedisBehindRelay::start().await else {
         return;
     };
-    let (upstream, _) = start_upstream().await;
-    let mut relay = Proxy::start(proxy::authority(&url)).await;
-    let ns = namespace();
-    let redis = via(&url, relay.port);
-    // Token storage and login protection in Redis, under prefixes of this test's own.
-    let settings = settings(upstream, "").replace(
-        "[authentication.login_protection]",
-        &format!("[authentication.login_protection]\nkey_prefix = \"{ns}_lp_\""),
-    ) + &format!(
-        "\n[jwt.token_storage]\ndriver = \"redis\"\nkey_prefix = \"{ns}_jwt_\"\n\
-         properties = {{ url = \"{redis}\" }}\n"
-    );
-    let gateway = Gateway::start(&settings).await;
+    // Token storage and login protection in Redis.
+    let gateway = Gateway::start(&redis.settings(settings(redis.upstream, ""), "", "")).await;
 
     let (status, report) = health(&gateway).await;
     assert_eq!(status, StatusCode::OK, "{report}");
@@ -109,7 +100,7 @@ async fn health_names_redis_token_storage_when_redis_is_cut() {
     let http = client();
     assert_eq!(get_api(&http, &gateway, &access).await, StatusCode::OK);
 
-    relay.cut().await;
+    redis.relay.cut().await;
     let report = health_becomes(&gateway, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(
         statuses(&report),
@@ -124,7 +115,7 @@ async fn health_names_redis_token_storage_when_redis_is_cut() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 
-    relay.restore().await;
+    redis.relay.restore().await;
     health_becomes(&gateway, StatusCode::OK).await;
     assert_eq!(get_api(&http, &gateway, &access).await, StatusCode::OK);
 }
@@ -166,25 +157,18 @@ async fn health_names_the_postgres_user_store_and_token_storage_when_postgres_is
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_names_the_session_and_csrf_stores_when_the_gateway_keeps_them() {
-    let Some(url) = server_url("PORTCULLIS_TEST_REDIS_URL") else {
+    let Some(mut redis) = RedisBehindRelay::start().await else {
         return;
     };
-    let (upstream, _) = start_upstream().await;
-    let mut relay = Proxy::start(proxy::authority(&url)).await;
-    let ns = namespace();
-    let redis = via(&url, relay.port);
+    let ns = redis.ns.clone();
     // Cookie sessions, CSRF tokens, token storage and login protection all in Redis.
-    let settings = settings_with(upstream, "auth", "").replace(
-        "[authentication.login_protection]",
+    let settings = redis.settings(
+        settings_with(redis.upstream, "auth", ""),
+        "[authentication]\nprovider = \"session\"\n\n",
         &format!(
-            "[authentication]\nprovider = \"session\"\n\n\
-             [authentication.login_protection]\nkey_prefix = \"{ns}_lp_\""
+            "[session]\nkey_prefix = \"{ns}_session_\"\n\
+             [csrf]\nenable_auto_verifier = true\nstorage = \"shared\"\nkey_prefix = \"{ns}_csrf_\"\n"
         ),
-    ) + &format!(
-        "\n[session]\nkey_prefix = \"{ns}_session_\"\n\
-         [csrf]\nenable_auto_verifier = true\nstorage = \"shared\"\nkey_prefix = \"{ns}_csrf_\"\n\
-         [jwt.token_storage]\ndriver = \"redis\"\nkey_prefix = \"{ns}_jwt_\"\n\
-         properties = {{ url = \"{redis}\" }}\n"
     );
     let gateway = Gateway::start(&settings).await;
 
@@ -193,7 +177,7 @@ async fn health_names_the_session_and_csrf_stores_when_the_gateway_keeps_them() 
     assert_eq!(report["checks"]["sessions"]["status"], "up");
     assert_eq!(report["checks"]["csrf"]["status"], "up");
 
-    relay.cut().await;
+    redis.relay.cut().await;
     let report = health_becomes(&gateway, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(
         statuses(&report),
@@ -202,6 +186,45 @@ async fn health_names_the_session_and_csrf_stores_when_the_gateway_keeps_them() 
             "sessions": "down", "csrf": "down", "upstream": "up"
         })
     );
-    relay.restore().await;
+    redis.relay.restore().await;
     health_becomes(&gateway, StatusCode::OK).await;
+}
+
+/// The test Redis reached through a relay the test can cut, an upstream, and key prefixes
+/// of the test's own; `None` without a test Redis.
+struct RedisBehindRelay {
+    upstream: SocketAddr,
+    relay: Proxy,
+    ns: String,
+    url: String,
+}
+
+impl RedisBehindRelay {
+    async fn start() -> Option<Self> {
+        let url = server_url("PORTCULLIS_TEST_REDIS_URL")?;
+        let (upstream, _) = start_upstream().await;
+        let relay = Proxy::start(proxy::authority(&url)).await;
+        let url = via(&url, relay.port);
+        Some(RedisBehindRelay {
+            upstream,
+            relay,
+            ns: namespace(),
+            url,
+        })
+    }
+
+    /// `base` with token storage and login protection in this Redis; `before_protection`
+    /// goes just before `[authentication.login_protection]`, `sections` at the end.
+    fn settings(&self, base: String, before_protection: &str, sections: &str) -> String {
+        let (ns, url) = (&self.ns, &self.url);
+        base.replace(
+            "[authentication.login_protection]",
+            &format!(
+                "{before_protection}[authentication.login_protection]\nkey_prefix = \"{ns}_lp_\""
+            ),
+        ) + &format!(
+            "\n{sections}[jwt.token_storage]\ndriver = \"redis\"\nkey_prefix = \"{ns}_jwt_\"\n\
+             properties = {{ url = \"{url}\" }}\n"
+        )
+    }
 }
